@@ -1,0 +1,74 @@
+//! The operations an administrator does. Each checks the actor's permission, changes the
+//! data and writes its audit event in one transaction; the console, the REST API and the
+//! CLI all call these, so no way in can skip a check or an audit event.
+
+pub mod accounts;
+pub mod users;
+
+use crate::domain::ValidationError;
+use crate::domain::audit::Actor;
+use crate::domain::secret::SecretHasher;
+use crate::store::{Store, StoreError};
+
+/// Why an operation did not happen. Nothing was changed in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The actor lacks a permission.
+    #[error("this requires the {0} permission")]
+    Forbidden(&'static str),
+    /// The thing does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// It would clash with something that exists (duplicate name).
+    #[error("{message}")]
+    Conflict {
+        /// The field at fault.
+        field: &'static str,
+        /// A sentence for the user.
+        message: String,
+    },
+    /// Input broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The database failed; logged, never shown.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AdminError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// What the operations need: the database, the secret hasher and the token URL to hand out.
+#[derive(Clone)]
+pub struct Admin {
+    store: Store,
+    hasher: SecretHasher,
+    token_url: String,
+}
+
+impl Admin {
+    /// The operations over `store`.
+    pub fn new(store: Store, hasher: SecretHasher, token_url: String) -> Self {
+        Self {
+            store,
+            hasher,
+            token_url,
+        }
+    }
+
+    /// The token endpoint URL printed with credentials.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    fn require(actor: &Actor, permission: &'static str) -> Result<(), AdminError> {
+        if actor.can(permission) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden(permission))
+        }
+    }
+}

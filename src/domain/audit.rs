@@ -1,0 +1,78 @@
+//! Who did what: actors and the events written to the append-only audit log.
+
+use std::collections::BTreeSet;
+
+use super::permission;
+
+/// The kind of party acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// The local operator at the command line (holds every permission: they hold the database).
+    System,
+    /// A human administrator signed in to the console.
+    ConsoleUser,
+    /// A service account calling the REST API with its bearer token.
+    ServiceAccount,
+    /// Nobody known yet (for example, a failed sign-in).
+    Anonymous,
+}
+
+impl ActorKind {
+    /// The stored name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::ConsoleUser => "console_user",
+            Self::ServiceAccount => "service_account",
+            Self::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// The party on whose behalf an operation runs, with the permissions it holds.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// What kind of party it is.
+    pub kind: ActorKind,
+    /// Its id (user id, account id, or `cli`).
+    pub id: String,
+    /// Its name as shown in the audit log.
+    pub name: String,
+    /// The permissions it holds now.
+    pub permissions: BTreeSet<String>,
+    /// Where the request came from (IP address, or `cli`).
+    pub source: String,
+}
+
+impl Actor {
+    /// The local command-line operator.
+    pub fn system() -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: "cli".into(),
+            name: "command line".into(),
+            permissions: permission::ALL.iter().map(|p| (*p).to_owned()).collect(),
+            source: "cli".into(),
+        }
+    }
+
+    /// Whether the actor holds `permission`.
+    pub fn can(&self, permission: &str) -> bool {
+        self.permissions.contains(permission)
+    }
+}
+
+/// One audit-log entry, before it is stored.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// Dotted action name, e.g. `service_account.created`.
+    pub action: &'static str,
+    /// Kind of the thing acted on, e.g. `service_account`.
+    pub target_kind: &'static str,
+    /// Its id.
+    pub target_id: String,
+    /// Its name at the time.
+    pub target_name: String,
+    /// Extra facts as JSON text (never a secret).
+    pub detail: String,
+}

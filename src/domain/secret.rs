@@ -1,0 +1,157 @@
+//! Client IDs, client secrets and how secrets are stored: 256-bit random values in URL-safe
+//! text, kept only as a keyed SHA-256 hash (HMAC-SHA-256) and compared in constant time.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use subtle::ConstantTimeEq;
+
+/// Prefix of every client secret, so secret scanners can recognise a leaked one.
+pub const SECRET_PREFIX: &str = "kgs_";
+/// Prefix of every client ID.
+pub const CLIENT_ID_PREFIX: &str = "kgc_";
+
+/// `n` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the OS random number generator is available");
+    buf
+}
+
+/// URL-safe, unpadded base64 of `n` random bytes.
+pub fn random_token<const N: usize>() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<N>())
+}
+
+/// A public client identifier (RFC 6749 §2.2): `kgc_` and 128 random bits, URL-safe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// A new random client ID.
+    pub fn generate() -> Self {
+        Self(format!("{CLIENT_ID_PREFIX}{}", random_token::<16>()))
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client secret in plain text. It exists only between generation and the one response
+/// that shows it; its `Debug` never prints it.
+#[derive(Clone)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// A new secret: `kgs_` and 256 random bits.
+    pub fn generate() -> Self {
+        Self(format!("{SECRET_PREFIX}{}", random_token::<32>()))
+    }
+
+    /// The plain text, for the one response that shows it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret([REDACTED])")
+    }
+}
+
+/// Hashes secrets with a key derived from the master key, so a copy of the database alone
+/// does not even allow an offline check of a guessed secret.
+#[derive(Clone)]
+pub struct SecretHasher {
+    key: hmac::Key,
+}
+
+impl fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHasher")
+    }
+}
+
+impl SecretHasher {
+    /// A hasher keyed with `key` (32 bytes derived from the master key).
+    pub fn new(key: &[u8]) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+        }
+    }
+
+    /// The stored form of a secret: URL-safe base64 of HMAC-SHA-256.
+    pub fn hash(&self, secret: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.key, secret.as_bytes()).as_ref())
+    }
+
+    /// Whether `secret` hashes to `stored`, compared in constant time.
+    pub fn verify(&self, secret: &str, stored: &str) -> bool {
+        let tag = hmac::sign(&self.key, secret.as_bytes());
+        let Ok(stored) = URL_SAFE_NO_PAD.decode(stored) else {
+            return false;
+        };
+        tag.as_ref().ct_eq(&stored).into()
+    }
+}
+
+/// Plain SHA-256 in URL-safe base64, for values that are already random and high-entropy
+/// (console session IDs), where the hash only keeps a database reader from using them.
+pub fn sha256_b64(value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, value.as_bytes()).as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_url_safe_and_carry_256_bits() {
+        let s = ClientSecret::generate();
+        let body = s.expose().strip_prefix(SECRET_PREFIX).unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
+        assert!(
+            s.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+    }
+
+    #[test]
+    fn two_secrets_differ() {
+        assert_ne!(
+            ClientSecret::generate().expose(),
+            ClientSecret::generate().expose()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let s = ClientSecret::generate();
+        assert!(!format!("{s:?}").contains(s.expose()));
+    }
+
+    #[test]
+    fn verify_accepts_the_secret_and_nothing_else() {
+        let h = SecretHasher::new(&[7; 32]);
+        let stored = h.hash("kgs_right");
+        assert!(h.verify("kgs_right", &stored));
+        assert!(!h.verify("kgs_wrong", &stored));
+        assert!(!h.verify("kgs_right", "not base64!"));
+        assert!(!SecretHasher::new(&[8; 32]).verify("kgs_right", &stored));
+    }
+}

@@ -1,0 +1,412 @@
+//! OAuth 2.0 protocol logic, free of HTTP: client authentication, minting and verifying
+//! access tokens, revocation (RFC 7009), introspection (RFC 7662), keys and JWKS.
+
+pub mod cache;
+pub mod keys;
+pub mod token;
+pub mod usage;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::domain::audit::{Actor, ActorKind, AuditEvent};
+use crate::domain::now_ms;
+use crate::domain::permission::parse_scope;
+use crate::domain::secret::{SecretHasher, random_token};
+use crate::store::accounts::AuthRecord;
+use crate::store::changes::{self, Change};
+use crate::store::{Backend, Store, StoreError, audit};
+use cache::AuthCache;
+use token::{Claims, TokenError, TokenSigner, TokenVerifier};
+use usage::UsageRecorder;
+
+/// An error of the OAuth protocol, with its RFC 6749 §5.2 code.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// The request is malformed; the text says how (safe to show).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Client authentication failed. Always the same answer, whatever the reason.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// Only `client_credentials` is supported.
+    #[error("only the client_credentials grant is supported")]
+    UnsupportedGrantType,
+    /// The requested scope is not within the account's permissions.
+    #[error("the requested scope is not within the permissions of this client")]
+    InvalidScope,
+    /// The client may not do this (e.g. revoke another client's token).
+    #[error("{0}")]
+    UnauthorizedClient(&'static str),
+    /// The caller is authenticated but lacks the permission.
+    #[error("this requires the {0} permission")]
+    InsufficientScope(&'static str),
+    /// Something failed inside; logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] StoreError),
+}
+
+/// A freshly minted access token (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime in seconds.
+    pub expires_in: i64,
+    /// Granted permissions, space-separated.
+    pub scope: String,
+    /// The client ID it was issued to.
+    pub client_id: String,
+}
+
+/// A token that passed every check, with its account as it is now.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// The token's claims.
+    pub claims: Claims,
+    /// The account, current.
+    pub account: Arc<AuthRecord>,
+    /// What the token allows now: its scope within the account's current permissions.
+    pub permissions: BTreeSet<String>,
+}
+
+impl VerifiedToken {
+    /// The account acting through this token, for permission checks and the audit log.
+    pub fn actor(&self, source: &str) -> Actor {
+        Actor {
+            kind: ActorKind::ServiceAccount,
+            id: self.account.id.clone(),
+            name: self.account.name.clone(),
+            permissions: self.permissions.clone(),
+            source: source.to_owned(),
+        }
+    }
+}
+
+/// The authorization server.
+pub struct OAuth {
+    store: Store,
+    cache: AuthCache,
+    usage: UsageRecorder,
+    hasher: SecretHasher,
+    signer: TokenSigner,
+    verifier: TokenVerifier,
+    issuer: String,
+    audience: String,
+    jwks_json: String,
+    /// Wakes the change-feed follower early (PostgreSQL NOTIFY).
+    wake: Notify,
+}
+
+impl OAuth {
+    /// Builds the server from loaded keys.
+    pub fn new(store: Store, hasher: SecretHasher, keys: keys::KeySet, issuer: String) -> Self {
+        let audience = issuer.clone();
+        let jwks_json = serde_json::json!({ "keys": keys.public_jwks }).to_string();
+        Self {
+            verifier: TokenVerifier::new(&keys.public_jwks, &issuer, &audience),
+            signer: TokenSigner::new(keys.signing),
+            store,
+            cache: AuthCache::default(),
+            usage: UsageRecorder::default(),
+            hasher,
+            issuer,
+            audience,
+            jwks_json,
+            wake: Notify::new(),
+        }
+    }
+
+    /// The issuer URL.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The JWKS document (RFC 7517), serialised once.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks_json
+    }
+
+    /// The in-memory cache (for tests and operations that change accounts).
+    pub fn cache(&self) -> &AuthCache {
+        &self.cache
+    }
+
+    /// Authenticates a client by ID and secret. Unknown client, wrong secret, disabled
+    /// account and expired grace-period credentials all give the same `InvalidClient`.
+    pub async fn authenticate(
+        &self,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Arc<AuthRecord>, OAuthError> {
+        let Some(rec) = self.cache.by_client_id(&self.store, client_id).await? else {
+            // Spend the same work as a real check so timing does not tell IDs apart.
+            let _ = self.hasher.verify(secret, "");
+            return Err(OAuthError::InvalidClient);
+        };
+        let ok = if rec.client_id == client_id {
+            self.hasher.verify(secret, &rec.secret_hash)
+        } else {
+            let in_grace = rec.old_expires_at.is_some_and(|t| now_ms() < t);
+            let matches = rec
+                .old_secret_hash
+                .as_deref()
+                .is_some_and(|h| self.hasher.verify(secret, h));
+            in_grace && matches
+        };
+        if ok && rec.enabled {
+            Ok(rec)
+        } else {
+            Err(OAuthError::InvalidClient)
+        }
+    }
+
+    /// Mints an access token for an authenticated client, narrowed to `scope` if given.
+    pub fn issue(
+        &self,
+        rec: &AuthRecord,
+        client_id: &str,
+        scope: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
+        let scope = match scope {
+            None => rec.permissions.join(" "),
+            Some(s) => {
+                let wanted = parse_scope(s).ok_or(OAuthError::InvalidScope)?;
+                if !wanted.iter().all(|p| holds(&rec.permissions, p)) {
+                    return Err(OAuthError::InvalidScope);
+                }
+                let set: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
+                set.into_iter().collect::<Vec<_>>().join(" ")
+            }
+        };
+        let now = now_ms();
+        // Tokens issued before `tokens_valid_after` are dead. A token minted within the same
+        // second as that cut-off carries the next whole second as `iat`, so that it is not
+        // mistaken for an older one (JWT times have one-second resolution).
+        let iat = (now / 1000).max((rec.tokens_valid_after + 999) / 1000);
+        let exp = iat + rec.token_lifetime_secs;
+        let jti = random_token::<16>();
+        let access_token = self.signer.sign(
+            &self.issuer,
+            &rec.id,
+            client_id,
+            &self.audience,
+            iat,
+            exp,
+            &jti,
+            &scope,
+        );
+        self.usage.record(&rec.id, now);
+        Ok(IssuedToken {
+            access_token,
+            token_type: "Bearer",
+            expires_in: exp - now / 1000,
+            scope,
+            client_id: client_id.to_owned(),
+        })
+    }
+
+    /// Checks a bearer token: signature, type, issuer, audience, times, revocation, and that
+    /// its account still exists, is enabled and has not moved its token cut-off past it.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let claims = self.verifier.verify(token)?;
+        if self.cache.is_revoked(&claims.jti) {
+            return Err(TokenError::Revoked);
+        }
+        let account = match self.cache.by_id(&self.store, &claims.sub).await {
+            Ok(Some(a)) => a,
+            Ok(None) => return Err(TokenError::Revoked),
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed while verifying a token");
+                return Err(TokenError::Invalid);
+            }
+        };
+        let alive = if claims.client_id == account.client_id {
+            claims.iat.saturating_mul(1000) >= account.tokens_valid_after
+        } else {
+            // Tokens of the previous credentials live until the grace period ends.
+            account.old_client_id.as_deref() == Some(claims.client_id.as_str())
+                && account.old_expires_at.is_some_and(|t| now_ms() < t)
+        };
+        if !account.enabled || !alive {
+            return Err(TokenError::Revoked);
+        }
+        let permissions = claims
+            .scope
+            .split(' ')
+            .filter(|p| holds(&account.permissions, p))
+            .map(str::to_owned)
+            .collect();
+        Ok(VerifiedToken {
+            claims,
+            account,
+            permissions,
+        })
+    }
+
+    /// RFC 7009: revokes `token` on behalf of the authenticated `client`. Unknown, invalid
+    /// and expired tokens are accepted silently; another client's token is refused.
+    pub async fn revoke(
+        &self,
+        client: &AuthRecord,
+        token: &str,
+        source: &str,
+    ) -> Result<(), OAuthError> {
+        let Ok(verified) = self.verify(token).await else {
+            return Ok(());
+        };
+        if verified.account.id != client.id {
+            return Err(OAuthError::UnauthorizedClient(
+                "the token was not issued to this client",
+            ));
+        }
+        self.revoke_verified(&verified, source).await
+    }
+
+    /// Revokes a verified token (its holder ends its own session).
+    pub async fn revoke_verified(
+        &self,
+        token: &VerifiedToken,
+        source: &str,
+    ) -> Result<(), OAuthError> {
+        let now = now_ms();
+        let jti = &token.claims.jti;
+        let expires_at = token.claims.exp.saturating_mul(1000);
+        let mut tx = self.store.begin().await?;
+        changes::revoke_token(&mut tx, jti, &token.account.id, expires_at).await?;
+        changes::append(
+            &mut tx,
+            self.store.backend(),
+            &Change::TokenRevoked(jti.clone()),
+            now,
+        )
+        .await?;
+        let event = AuditEvent {
+            action: "token.revoked",
+            target_kind: "service_account",
+            target_id: token.account.id.clone(),
+            target_name: token.account.name.clone(),
+            detail: serde_json::json!({ "jti": jti }).to_string(),
+        };
+        audit::append(&mut tx, &token.actor(source), &event, now).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.cache.revoke(jti, expires_at);
+        Ok(())
+    }
+
+    /// RFC 7662 introspection of `token`: its claims if it is live, else `{"active":false}`.
+    pub async fn introspect(&self, token: &str) -> serde_json::Value {
+        match self.verify(token).await {
+            Ok(v) => serde_json::json!({
+                "active": true,
+                "scope": v.claims.scope,
+                "client_id": v.claims.client_id,
+                "username": v.account.name,
+                "token_type": "Bearer",
+                "exp": v.claims.exp,
+                "iat": v.claims.iat,
+                "nbf": v.claims.nbf,
+                "sub": v.claims.sub,
+                "aud": v.claims.aud,
+                "iss": v.claims.iss,
+                "jti": v.claims.jti,
+            }),
+            Err(_) => serde_json::json!({ "active": false }),
+        }
+    }
+
+    /// Applies a change made by this instance at once (the feed will repeat it, harmlessly).
+    pub fn apply_local(&self, change: &Change) {
+        self.cache.apply(change);
+    }
+
+    /// Runs forever: follows the change feed so this instance's cache drops what other
+    /// instances (or the CLI) changed within a fraction of a second, flushes last-used
+    /// times, and prunes old feed rows and expired revocations.
+    pub async fn run_background(self: Arc<Self>) {
+        if self.store.backend() == Backend::Postgres {
+            tokio::spawn(listen_for_changes(self.clone()));
+        }
+        let mut last_seq = match self.load_revocations().await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the change feed");
+                0
+            }
+        };
+        let mut ticks: u64 = 0;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                () = self.wake.notified() => {}
+            }
+            ticks += 1;
+            match changes::since(self.store.pool(), last_seq, 1000).await {
+                Ok(list) => {
+                    for (seq, change) in list {
+                        self.cache.apply(&change);
+                        last_seq = seq;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
+            }
+            if ticks.is_multiple_of(8)
+                && let Err(e) = self.usage.flush(&self.store).await
+            {
+                tracing::warn!(error = %e, "cannot record last-used times");
+            }
+            if ticks.is_multiple_of(2400) {
+                let now = now_ms();
+                if let Err(e) = changes::prune(self.store.pool(), now - 3_600_000, now).await {
+                    tracing::warn!(error = %e, "cannot prune the change feed");
+                }
+                if let Err(e) = self.load_revocations().await {
+                    tracing::warn!(error = %e, "cannot reload revocations");
+                }
+            }
+        }
+    }
+
+    /// Loads the live revocations and returns the feed position they are current to.
+    async fn load_revocations(&self) -> Result<i64, StoreError> {
+        let seq = changes::last_seq(self.store.pool()).await?;
+        let list = changes::revoked_tokens(self.store.pool(), now_ms()).await?;
+        self.cache.set_revoked(list);
+        Ok(seq)
+    }
+
+    /// Writes pending last-used times now (at shutdown, and in tests).
+    pub async fn flush_usage(&self) -> Result<(), StoreError> {
+        self.usage.flush(&self.store).await
+    }
+}
+
+/// Whether the sorted `permissions` contain `p`.
+fn holds(permissions: &[String], p: &str) -> bool {
+    permissions.binary_search_by(|x| x.as_str().cmp(p)).is_ok()
+}
+
+/// PostgreSQL: wake the feed follower as soon as another instance commits a change.
+async fn listen_for_changes(oauth: Arc<OAuth>) {
+    loop {
+        let listener = async {
+            let mut l = sqlx::postgres::PgListener::connect(oauth.store.url()).await?;
+            l.listen(changes::CHANNEL).await?;
+            loop {
+                l.recv().await?;
+                oauth.wake.notify_one();
+            }
+        };
+        let result: Result<(), sqlx::Error> = listener.await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "change listener lost its connection; polling meanwhile");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,147 @@
+//! In-memory, read-mostly view of what the token path needs: accounts by client ID and by
+//! id, and revoked token ids. Entries are filled on first use and dropped when the change
+//! feed says they changed, so the token endpoint reads the database only on a miss.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::store::accounts::{self, AuthRecord};
+use crate::store::changes::Change;
+use crate::store::{Store, StoreError};
+
+/// Entries kept before the cache starts over (bounds memory with millions of accounts).
+const MAX_ENTRIES: usize = 200_000;
+
+#[derive(Default)]
+struct Entries {
+    by_client: HashMap<String, Arc<AuthRecord>>,
+    by_id: HashMap<String, Arc<AuthRecord>>,
+}
+
+/// The cache. Cheap to share behind an `Arc`.
+#[derive(Default)]
+pub struct AuthCache {
+    entries: RwLock<Entries>,
+    /// Bumped on every invalidation; a fill that raced with one is not stored.
+    epoch: AtomicU64,
+    revoked: RwLock<HashMap<String, i64>>,
+}
+
+impl AuthCache {
+    /// The account whose current or grace-period client ID is `client_id`.
+    pub async fn by_client_id(
+        &self,
+        store: &Store,
+        client_id: &str,
+    ) -> Result<Option<Arc<AuthRecord>>, StoreError> {
+        if let Some(hit) = self.read().by_client.get(client_id) {
+            return Ok(Some(hit.clone()));
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = accounts::auth_by_client_id(store.pool(), client_id).await?;
+        Ok(found.map(|rec| self.fill(rec, epoch)))
+    }
+
+    /// The account with id `id`.
+    pub async fn by_id(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<Arc<AuthRecord>>, StoreError> {
+        if let Some(hit) = self.read().by_id.get(id) {
+            return Ok(Some(hit.clone()));
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let found = accounts::auth_by_id(store.pool(), id).await?;
+        Ok(found.map(|rec| self.fill(rec, epoch)))
+    }
+
+    fn fill(&self, rec: AuthRecord, epoch: u64) -> Arc<AuthRecord> {
+        let rec = Arc::new(rec);
+        let mut e = self.write();
+        // Compare under the lock: an invalidation bumps the epoch under the same lock.
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            if e.by_id.len() >= MAX_ENTRIES {
+                *e = Entries::default();
+            }
+            e.by_client.insert(rec.client_id.clone(), rec.clone());
+            if let Some(old) = &rec.old_client_id {
+                e.by_client.insert(old.clone(), rec.clone());
+            }
+            e.by_id.insert(rec.id.clone(), rec.clone());
+        }
+        rec
+    }
+
+    /// Applies one change from the feed (or made by this instance).
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::Account(id) => {
+                let mut e = self.write();
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                if let Some(rec) = e.by_id.remove(id) {
+                    e.by_client.remove(&rec.client_id);
+                    if let Some(old) = &rec.old_client_id {
+                        e.by_client.remove(old);
+                    }
+                }
+            }
+            Change::AllAccounts => {
+                let mut e = self.write();
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                *e = Entries::default();
+            }
+            Change::TokenRevoked(jti) => {
+                // The expiry is unknown here; keep it until the next reload prunes it.
+                self.revoke(jti, i64::MAX);
+            }
+        }
+    }
+
+    /// Marks token `jti` revoked until `expires_at` (epoch ms).
+    pub fn revoke(&self, jti: &str, expires_at: i64) {
+        self.revoked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(jti.to_owned(), expires_at);
+    }
+
+    /// Whether token `jti` is revoked.
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.revoked
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(jti)
+    }
+
+    /// Replaces the revocation list with `list` (as loaded from the database).
+    pub fn set_revoked(&self, list: Vec<(String, i64)>) {
+        *self
+            .revoked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = list.into_iter().collect();
+    }
+
+    /// Number of cached accounts.
+    pub fn len(&self) -> usize {
+        self.read().by_id.len()
+    }
+
+    /// Whether no account is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,346 @@
+//! Service accounts: rows, credentials and role assignments.
+
+use sqlx::{AnyPool, Row as _};
+use tracing::instrument;
+
+use super::{StoreError, Tx, like_escape, placeholders};
+
+/// A service account as stored, without its secret hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    /// Stable id (UUID), used in URLs.
+    pub id: String,
+    /// Display name, unique case-insensitively.
+    pub name: String,
+    /// Optional description ("" when none).
+    pub description: String,
+    /// Whether it may get tokens.
+    pub enabled: bool,
+    /// Current client ID.
+    pub client_id: String,
+    /// Previous client ID, still accepted until `old_expires_at` after a regeneration with grace.
+    pub old_client_id: Option<String>,
+    /// When the previous credentials stop working (epoch ms).
+    pub old_expires_at: Option<i64>,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime_secs: i64,
+    /// Tokens issued before this instant (epoch ms) are dead.
+    pub tokens_valid_after: i64,
+    /// Created (epoch ms).
+    pub created_at: i64,
+    /// Last changed (epoch ms).
+    pub updated_at: i64,
+    /// Last token issued (epoch ms), written in batches.
+    pub last_used_at: Option<i64>,
+}
+
+/// A role as listed beside an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRef {
+    /// Role id.
+    pub id: String,
+    /// Role name.
+    pub name: String,
+}
+
+/// An account with its directly assigned roles.
+#[derive(Debug, Clone)]
+pub struct AccountSummary {
+    /// The account.
+    pub account: AccountRow,
+    /// Roles assigned directly, by name.
+    pub roles: Vec<RoleRef>,
+}
+
+/// What the token endpoint needs to authenticate a client and mint its token.
+#[derive(Clone)]
+pub struct AuthRecord {
+    /// Account id (`sub`).
+    pub id: String,
+    /// Account name.
+    pub name: String,
+    /// Whether it may get tokens.
+    pub enabled: bool,
+    /// Current client ID.
+    pub client_id: String,
+    /// Keyed hash of the current secret.
+    pub secret_hash: String,
+    /// Previous client ID during a grace period.
+    pub old_client_id: Option<String>,
+    /// Keyed hash of the previous secret.
+    pub old_secret_hash: Option<String>,
+    /// End of the grace period (epoch ms).
+    pub old_expires_at: Option<i64>,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime_secs: i64,
+    /// Tokens issued before this instant (epoch ms) are dead.
+    pub tokens_valid_after: i64,
+    /// Effective roles (direct and through groups), by name, sorted.
+    pub roles: Vec<String>,
+    /// Effective permissions, sorted, without duplicates.
+    pub permissions: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRecord")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new account, ready to insert.
+#[derive(Debug)]
+pub struct NewAccount<'a> {
+    /// Fresh UUID.
+    pub id: &'a str,
+    /// Checked name.
+    pub name: &'a str,
+    /// Checked description.
+    pub description: &'a str,
+    /// Fresh client ID.
+    pub client_id: &'a str,
+    /// Keyed hash of the fresh secret.
+    pub secret_hash: &'a str,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime_secs: i64,
+    /// Roles to assign.
+    pub role_ids: &'a [String],
+    /// Creation time (epoch ms).
+    pub now: i64,
+}
+
+/// Filter and page of the account list, ordered by name (case-insensitive) then id.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Substring of the name to search for ("" for all).
+    pub q: String,
+    /// Only enabled (`Some(true)`) or disabled (`Some(false)`) accounts.
+    pub enabled: Option<bool>,
+    /// Keyset cursor: the (lowercased name, id) of the last row of the previous page.
+    pub after: Option<(String, String)>,
+    /// Page size.
+    pub limit: i64,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
+     old_expires_at, token_lifetime_secs, tokens_valid_after, created_at, updated_at, last_used_at";
+
+fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
+    Ok(AccountRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        client_id: row.try_get("client_id")?,
+        old_client_id: row.try_get("old_client_id")?,
+        old_expires_at: row.try_get("old_expires_at")?,
+        token_lifetime_secs: row.try_get("token_lifetime_secs")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+/// Inserts a new account and its role assignments.
+#[instrument(skip_all)]
+pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into service_accounts (id, name, description, enabled, client_id, secret_hash, \
+         token_lifetime_secs, tokens_valid_after, created_at, updated_at) \
+         values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7)",
+    )
+    .bind(new.id)
+    .bind(new.name)
+    .bind(new.description)
+    .bind(new.client_id)
+    .bind(new.secret_hash)
+    .bind(new.token_lifetime_secs)
+    .bind(new.now)
+    .execute(&mut **tx)
+    .await?;
+    for role_id in new.role_ids {
+        sqlx::query("insert into account_roles (account_id, role_id) values ($1, $2)")
+            .bind(new.id)
+            .bind(role_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The account whose current or grace-period client ID is `client_id`.
+#[instrument(skip_all)]
+pub async fn auth_by_client_id(
+    pool: &AnyPool,
+    client_id: &str,
+) -> Result<Option<AuthRecord>, StoreError> {
+    auth_where(pool, "client_id = $1 or old_client_id = $1", client_id).await
+}
+
+/// The account with id `id`, as the token verifier needs it.
+#[instrument(skip_all)]
+pub async fn auth_by_id(pool: &AnyPool, id: &str) -> Result<Option<AuthRecord>, StoreError> {
+    auth_where(pool, "id = $1", id).await
+}
+
+async fn auth_where(
+    pool: &AnyPool,
+    condition: &'static str,
+    value: &str,
+) -> Result<Option<AuthRecord>, StoreError> {
+    let sql = format!(
+        "select id, name, enabled, client_id, secret_hash, old_client_id, old_secret_hash, \
+         old_expires_at, token_lifetime_secs, tokens_valid_after \
+         from service_accounts where {condition}"
+    );
+    let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
+        return Ok(None);
+    };
+    let id: String = row.try_get("id")?;
+    let grants = sqlx::query(
+        "select r.name as role_name, rp.permission as permission \
+         from roles r left join role_permissions rp on rp.role_id = r.id \
+         where r.id in (select role_id from account_roles where account_id = $1 \
+                        union select gr.role_id from group_roles gr \
+                        join account_groups ag on ag.group_id = gr.group_id \
+                        where ag.account_id = $1)",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await?;
+    let mut roles = Vec::new();
+    let mut permissions = Vec::new();
+    for g in &grants {
+        roles.push(g.try_get::<String, _>("role_name")?);
+        if let Some(p) = g.try_get::<Option<String>, _>("permission")? {
+            permissions.push(p);
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    permissions.sort();
+    permissions.dedup();
+    Ok(Some(AuthRecord {
+        id,
+        name: row.try_get("name")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        client_id: row.try_get("client_id")?,
+        secret_hash: row.try_get("secret_hash")?,
+        old_client_id: row.try_get("old_client_id")?,
+        old_secret_hash: row.try_get("old_secret_hash")?,
+        old_expires_at: row.try_get("old_expires_at")?,
+        token_lifetime_secs: row.try_get("token_lifetime_secs")?,
+        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        roles,
+        permissions,
+    }))
+}
+
+/// One account with its direct roles.
+#[instrument(skip_all)]
+pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<AccountSummary>, StoreError> {
+    let sql = format!("select {ACCOUNT_COLUMNS} from service_accounts where id = $1");
+    let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(pool).await? else {
+        return Ok(None);
+    };
+    let account = account_from_row(&row)?;
+    let mut roles = roles_of(pool, std::slice::from_ref(&account.id)).await?;
+    Ok(Some(AccountSummary {
+        roles: roles.remove(&account.id).unwrap_or_default(),
+        account,
+    }))
+}
+
+/// A page of accounts matching `filter`, with their direct roles.
+#[instrument(skip_all)]
+pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSummary>, StoreError> {
+    let (after_name, after_id) = filter.after.clone().unwrap_or_default();
+    let sql = format!(
+        "select {ACCOUNT_COLUMNS} from service_accounts \
+         where ($1 = '' or lower(name) like $2 escape '\\') \
+           and ($3 < 0 or enabled = $3) \
+           and ($4 = 0 or lower(name) > $5 or (lower(name) = $5 and id > $6)) \
+         order by lower(name), id limit $7"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(&filter.q)
+        .bind(format!("%{}%", like_escape(&filter.q.to_lowercase())))
+        .bind(filter.enabled.map_or(-1_i64, i64::from))
+        .bind(i64::from(filter.after.is_some()))
+        .bind(after_name)
+        .bind(after_id)
+        .bind(filter.limit)
+        .fetch_all(pool)
+        .await?;
+    let accounts = rows
+        .iter()
+        .map(account_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
+    let mut roles = roles_of(pool, &ids).await?;
+    Ok(accounts
+        .into_iter()
+        .map(|account| AccountSummary {
+            roles: roles.remove(&account.id).unwrap_or_default(),
+            account,
+        })
+        .collect())
+}
+
+/// Direct roles of each of `ids`, sorted by name.
+async fn roles_of(
+    pool: &AnyPool,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<RoleRef>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<RoleRef>> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "select ar.account_id as account_id, r.id as id, r.name as name from account_roles ar \
+         join roles r on r.id = ar.role_id where ar.account_id in ({}) order by lower(r.name)",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    for row in q.fetch_all(pool).await? {
+        out.entry(row.try_get("account_id")?)
+            .or_default()
+            .push(RoleRef {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+            });
+    }
+    Ok(out)
+}
+
+/// Records last-used times gathered by the token endpoint, in one transaction.
+#[instrument(skip_all)]
+pub async fn record_last_used(tx: &mut Tx, used: &[(String, i64)]) -> Result<(), StoreError> {
+    for (id, at) in used {
+        sqlx::query(
+            "update service_accounts set last_used_at = $2 \
+             where id = $1 and (last_used_at is null or last_used_at < $2)",
+        )
+        .bind(id)
+        .bind(*at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Number of accounts.
+#[instrument(skip_all)]
+pub async fn count(pool: &AnyPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query("select count(*) as n from service_accounts")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?)
+}

@@ -1,0 +1,40 @@
+//! HTTP adapters only: the router, layers and extractors; every handler parses its input,
+//! calls one operation and renders the result.
+
+pub mod api;
+pub mod extract;
+pub mod oauth;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::app::AppState;
+
+/// Content-Security-Policy of every response: nothing inline, nothing from elsewhere.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(oauth::router())
+        .merge(api::router())
+        .route("/healthz", get(healthz))
+        .with_state(state)
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Liveness: answers once the database is migrated and keys are loaded.
+async fn healthz() -> &'static str {
+    "ok"
+}

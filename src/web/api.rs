@@ -1,0 +1,163 @@
+//! The JSON REST API under `/api/v1`, authorised by a service account's bearer token.
+//! Errors are `{"error","message"}`.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+
+use super::extract::Source;
+use crate::admin::AdminError;
+use crate::app::AppState;
+use crate::oauth::{OAuthError, VerifiedToken};
+
+/// The API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/session", delete(end_session))
+}
+
+/// An API error: a status and `{"error","message"}`; internal details are logged only.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Missing, malformed, expired or revoked bearer token (RFC 6750 §3.1).
+    InvalidToken,
+    /// The token lacks a permission.
+    Forbidden(String),
+    /// No such thing.
+    NotFound(String),
+    /// Duplicate.
+    Conflict(String),
+    /// A field is invalid.
+    Unprocessable {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The request itself is malformed.
+    BadRequest(String),
+    /// Something failed inside.
+    Internal(String),
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden(_) => Self::Forbidden(e.to_string()),
+            AdminError::NotFound(_) => Self::NotFound(e.to_string()),
+            AdminError::Conflict { message, .. } => Self::Conflict(message),
+            AdminError::Invalid(v) => Self::Unprocessable {
+                field: v.field.to_owned(),
+                message: v.message,
+            },
+            AdminError::Store(s) => Self::Internal(s.to_string()),
+        }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::Internal(s) => Self::Internal(s.to_string()),
+            other => Self::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = match self {
+            Self::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "a valid bearer access token is required".to_owned(),
+                None,
+            ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, None),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, None),
+            Self::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, None),
+            Self::Unprocessable { field, message } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                message,
+                Some(field),
+            ),
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m, None),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error in the REST API");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server could not handle the request".to_owned(),
+                    None,
+                )
+            }
+        };
+        let mut body = serde_json::json!({ "error": code, "message": message });
+        if let Some(f) = field {
+            body["field"] = f.into();
+        }
+        let mut res = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="keygate", error="invalid_token""#),
+            );
+        }
+        res
+    }
+}
+
+/// The verified bearer token of the request (`Authorization: Bearer …`).
+pub struct Bearer(pub VerifiedToken);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(ApiError::InvalidToken);
+        };
+        let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
+        let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidToken)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::InvalidToken);
+        }
+        app.oauth
+            .verify(token.trim())
+            .await
+            .map(Bearer)
+            .map_err(|_| ApiError::InvalidToken)
+    }
+}
+
+/// `GET /api/v1/whoami`: the account behind the token, its roles and what the token allows.
+async fn whoami(Bearer(token): Bearer) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({
+            "id": token.account.id,
+            "name": token.account.name,
+            "client_id": token.claims.client_id,
+            "roles": token.account.roles,
+            "permissions": token.permissions,
+            "expires_at": token.claims.exp,
+        })),
+    )
+        .into_response()
+}
+
+/// `DELETE /api/v1/session`: the token revokes itself.
+async fn end_session(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+) -> Result<StatusCode, ApiError> {
+    app.oauth.revoke_verified(&token, &source).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

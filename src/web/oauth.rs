@@ -1,0 +1,412 @@
+//! OAuth 2.0 endpoints: token (RFC 6749 §4.4), revocation (RFC 7009), introspection
+//! (RFC 7662), authorization-server metadata (RFC 8414) and the JWKS.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::extract::Source;
+use crate::app::AppState;
+use crate::domain::permission::TOKENS_INTROSPECT;
+use crate::oauth::OAuthError;
+
+/// Largest request body read at the OAuth endpoints; a token request is a few hundred bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// The OAuth routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/token", post(issue_token))
+        .route("/oauth/revoke", post(revoke_token))
+        .route("/oauth/introspect", post(introspect_token))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+}
+
+/// An RFC 6749 §5.2 error response.
+pub struct OAuthErrorResponse {
+    error: OAuthError,
+    /// Whether the client tried HTTP Basic, so a 401 carries `WWW-Authenticate: Basic`.
+    basic_tried: bool,
+    status_override: Option<StatusCode>,
+}
+
+impl From<OAuthError> for OAuthErrorResponse {
+    fn from(error: OAuthError) -> Self {
+        Self {
+            error,
+            basic_tried: false,
+            status_override: None,
+        }
+    }
+}
+
+fn invalid_request(msg: impl Into<String>) -> OAuthErrorResponse {
+    OAuthError::InvalidRequest(msg.into()).into()
+}
+
+impl IntoResponse for OAuthErrorResponse {
+    fn into_response(self) -> Response {
+        let (status, code, description) = match &self.error {
+            OAuthError::InvalidRequest(m) => {
+                (StatusCode::BAD_REQUEST, "invalid_request", m.clone())
+            }
+            OAuthError::InvalidClient => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                self.error.to_string(),
+            ),
+            OAuthError::UnsupportedGrantType => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                self.error.to_string(),
+            ),
+            OAuthError::InvalidScope => (
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                self.error.to_string(),
+            ),
+            OAuthError::UnauthorizedClient(_) => (
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                self.error.to_string(),
+            ),
+            OAuthError::InsufficientScope(_) => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                self.error.to_string(),
+            ),
+            OAuthError::Internal(e) => {
+                tracing::error!(error = %e, "internal error at an OAuth endpoint");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the server could not handle the request".to_owned(),
+                )
+            }
+        };
+        let status = self.status_override.unwrap_or(status);
+        let body = serde_json::json!({ "error": code, "error_description": description });
+        let mut res = (status, no_store(), axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = if self.basic_tried {
+                r#"Basic realm="keygate", charset="UTF-8""#
+            } else {
+                r#"Basic realm="keygate""#
+            };
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        res
+    }
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+/// The parameters of an OAuth request, from a form or a JSON body, each at most once.
+#[derive(Debug, Default)]
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Form,
+    Json,
+}
+
+/// Reads and parses a body of at most [`MAX_BODY`] bytes; anything larger is refused from
+/// its `Content-Length` or as soon as the limit is passed, without reading the rest.
+async fn read_params(
+    headers: &HeaderMap,
+    body: Body,
+    allow_json: bool,
+) -> Result<(Params, BodyKind), OAuthErrorResponse> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let kind = match content_type.as_str() {
+        "application/x-www-form-urlencoded" => BodyKind::Form,
+        "application/json" if allow_json => BodyKind::Json,
+        _ => {
+            return Err(invalid_request(if allow_json {
+                "Content-Type must be application/x-www-form-urlencoded or application/json"
+            } else {
+                "Content-Type must be application/x-www-form-urlencoded"
+            }));
+        }
+    };
+    let too_large = || OAuthErrorResponse {
+        status_override: Some(StatusCode::PAYLOAD_TOO_LARGE),
+        ..invalid_request(format!("the request body is larger than {MAX_BODY} bytes"))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| too_large())?;
+    let mut params = HashMap::new();
+    match kind {
+        BodyKind::Form => {
+            for (k, v) in form_urlencoded::parse(&bytes) {
+                if params.insert(k.to_string(), v.into_owned()).is_some() {
+                    return Err(invalid_request(format!("the parameter {k} is repeated")));
+                }
+            }
+        }
+        BodyKind::Json => {
+            let value: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|_| invalid_request("the body is not valid JSON"))?;
+            let serde_json::Value::Object(map) = value else {
+                return Err(invalid_request("the JSON body must be an object"));
+            };
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) => {
+                        params.insert(k, s);
+                    }
+                    serde_json::Value::Null => {}
+                    _ => {
+                        return Err(invalid_request(format!(
+                            "the parameter {k} must be a string"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok((Params(params), kind))
+}
+
+/// Client credentials from HTTP Basic (RFC 6749 §2.3.1: each part form-urlencoded) or from
+/// the body, never both.
+struct ClientCredentials {
+    id: String,
+    secret: String,
+    basic: bool,
+}
+
+fn client_credentials(
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Option<ClientCredentials>, OAuthErrorResponse> {
+    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
+    let auth = auth_headers.next();
+    if auth_headers.next().is_some() {
+        return Err(invalid_request("the Authorization header is repeated"));
+    }
+    if let Some(value) = auth {
+        let basic_err = || OAuthErrorResponse {
+            basic_tried: true,
+            ..invalid_request("malformed HTTP Basic authorization header")
+        };
+        let value = value.to_str().map_err(|_| basic_err())?;
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(invalid_request(
+                "unsupported authorization scheme: authenticate with HTTP Basic or in the body",
+            ));
+        }
+        let decoded = STANDARD.decode(rest.trim()).map_err(|_| basic_err())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| basic_err())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(basic_err)?;
+        let unescape = |s: &str| -> String {
+            form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let (id, secret) = (unescape(id), unescape(secret));
+        if params.get("client_secret").is_some() {
+            return Err(OAuthErrorResponse {
+                basic_tried: true,
+                ..invalid_request(
+                    "use one client authentication method, not HTTP Basic and client_secret",
+                )
+            });
+        }
+        if params.get("client_id").is_some_and(|b| b != id) {
+            return Err(OAuthErrorResponse {
+                basic_tried: true,
+                ..invalid_request("client_id in the body differs from the HTTP Basic one")
+            });
+        }
+        return Ok(Some(ClientCredentials {
+            id,
+            secret,
+            basic: true,
+        }));
+    }
+    match (params.get("client_id"), params.get("client_secret")) {
+        (Some(id), Some(secret)) => Ok(Some(ClientCredentials {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+            basic: false,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// Authenticates the client of a request, or answers `invalid_client`.
+async fn authenticate(
+    app: &AppState,
+    creds: Option<ClientCredentials>,
+) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
+    let Some(creds) = creds else {
+        return Err(OAuthError::InvalidClient.into());
+    };
+    match app.oauth.authenticate(&creds.id, &creds.secret).await {
+        Ok(rec) => Ok((rec, creds.id)),
+        Err(error) => Err(OAuthErrorResponse {
+            error,
+            basic_tried: creds.basic,
+            status_override: None,
+        }),
+    }
+}
+
+/// `POST /oauth/token`: the client-credentials grant.
+async fn issue_token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthErrorResponse> {
+    let (params, kind) = read_params(&headers, body, true).await?;
+    match params.get("grant_type") {
+        Some("client_credentials") => {}
+        None if kind == BodyKind::Json => {}
+        None => return Err(invalid_request("the grant_type parameter is missing")),
+        Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
+    }
+    let creds = client_credentials(&headers, &params)?;
+    let (rec, client_id) = authenticate(&app, creds).await?;
+    let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
+    Ok((no_store(), axum::Json(issued)).into_response())
+}
+
+/// `POST /oauth/revoke` (RFC 7009).
+async fn revoke_token(
+    State(app): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthErrorResponse> {
+    let (params, _) = read_params(&headers, body, false).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| invalid_request("the token parameter is missing"))?;
+    let creds = client_credentials(&headers, &params)?;
+    let (rec, _) = authenticate(&app, creds).await?;
+    app.oauth.revoke(&rec, token, &source).await?;
+    Ok((StatusCode::OK, no_store()).into_response())
+}
+
+/// `POST /oauth/introspect` (RFC 7662): for callers holding `tokens:introspect`, who
+/// authenticate with client credentials or a bearer token.
+async fn introspect_token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_owned())
+        });
+    let (params, _) = read_params(&headers, body, false)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let permitted = if let Some(bearer) = bearer {
+        let caller = app
+            .oauth
+            .verify(&bearer)
+            .await
+            .map_err(|_| super::api::ApiError::InvalidToken.into_response())?;
+        caller.permissions.contains(TOKENS_INTROSPECT)
+    } else {
+        let creds = client_credentials(&headers, &params).map_err(IntoResponse::into_response)?;
+        let (rec, _) = authenticate(&app, creds)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        rec.permissions.iter().any(|p| p == TOKENS_INTROSPECT)
+    };
+    if !permitted {
+        return Err(
+            OAuthErrorResponse::from(OAuthError::InsufficientScope(TOKENS_INTROSPECT))
+                .into_response(),
+        );
+    }
+    let token = params
+        .get("token")
+        .ok_or_else(|| invalid_request("the token parameter is missing").into_response())?;
+    let answer = app.oauth.introspect(token).await;
+    Ok((no_store(), axum::Json(answer)).into_response())
+}
+
+/// `GET /.well-known/jwks.json`.
+async fn jwks(State(app): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        app.oauth.jwks_json().to_owned(),
+    )
+        .into_response()
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+async fn metadata(State(app): State<AppState>) -> Response {
+    let iss = app.oauth.issuer();
+    let methods = ["client_secret_basic", "client_secret_post"];
+    axum::Json(serde_json::json!({
+        "issuer": iss,
+        "token_endpoint": format!("{iss}/oauth/token"),
+        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+        "revocation_endpoint": format!("{iss}/oauth/revoke"),
+        "introspection_endpoint": format!("{iss}/oauth/introspect"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
+        "access_token_signing_alg_values_supported": ["ES256"],
+    }))
+    .into_response()
+}
