@@ -5,9 +5,12 @@
 pub mod accounts;
 pub mod users;
 
+use std::sync::Arc;
+
 use crate::domain::ValidationError;
 use crate::domain::audit::Actor;
 use crate::domain::secret::SecretHasher;
+use crate::oauth::OAuth;
 use crate::store::{Store, StoreError};
 
 /// Why an operation did not happen. Nothing was changed in any case.
@@ -41,20 +44,23 @@ impl From<sqlx::Error> for AdminError {
     }
 }
 
-/// What the operations need: the database, the secret hasher and the token URL to hand out.
+/// What the operations need: the database, the secret hasher, the authorization server
+/// (whose cache must learn of a change at once) and the token URL to hand out.
 #[derive(Clone)]
 pub struct Admin {
     store: Store,
     hasher: SecretHasher,
+    oauth: Arc<OAuth>,
     token_url: String,
 }
 
 impl Admin {
     /// The operations over `store`.
-    pub fn new(store: Store, hasher: SecretHasher, token_url: String) -> Self {
+    pub fn new(store: Store, hasher: SecretHasher, oauth: Arc<OAuth>, token_url: String) -> Self {
         Self {
             store,
             hasher,
+            oauth,
             token_url,
         }
     }

@@ -58,7 +58,7 @@ impl App {
             keyset,
             config.issuer(),
         ));
-        let admin = Admin::new(store.clone(), hasher, config.token_url());
+        let admin = Admin::new(store.clone(), hasher, oauth.clone(), config.token_url());
         Ok(AppState(Arc::new(App {
             config,
             store,

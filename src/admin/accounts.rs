@@ -9,6 +9,7 @@ use crate::domain::now_ms;
 use crate::domain::permission::{SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
 use crate::domain::secret::{ClientId, ClientSecret};
 use crate::store::accounts::{self, AccountSummary, ListFilter, NewAccount};
+use crate::store::changes::{self, Change};
 use crate::store::roles::{self, RoleRow};
 use crate::store::{StoreError, audit};
 
@@ -173,5 +174,137 @@ impl Admin {
                 )))
             }
         }
+    }
+}
+
+/// Longest grace period for the previous credentials after a regeneration (24 h).
+pub const MAX_GRACE_SECS: i64 = 86_400;
+
+impl Admin {
+    /// Enables or disables an account. A disabled account gets no tokens and every token it
+    /// holds dies at once; enabling again does not revive them.
+    pub async fn set_enabled(
+        &self,
+        actor: &Actor,
+        id: &str,
+        enabled: bool,
+    ) -> Result<AccountSummary, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
+        let before = self.get_account(actor, id).await?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        if !accounts::set_enabled(&mut tx, id, enabled, now).await? {
+            return Err(AdminError::NotFound("service account"));
+        }
+        let event = AuditEvent {
+            action: if enabled {
+                "service_account.enabled"
+            } else {
+                "service_account.disabled"
+            },
+            target_kind: "service_account",
+            target_id: id.to_owned(),
+            target_name: before.account.name.clone(),
+            detail: String::new(),
+        };
+        self.commit_account_change(tx, actor, &event, id, now)
+            .await?;
+        self.get_account(actor, id).await
+    }
+
+    /// New client ID and secret. The previous pair and its tokens stop working at once, or
+    /// after `grace_secs` (at most 24 h) so applications can rotate without downtime.
+    pub async fn regenerate_credentials(
+        &self,
+        actor: &Actor,
+        id: &str,
+        grace_secs: i64,
+    ) -> Result<IssuedCredentials, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
+        if !(0..=MAX_GRACE_SECS).contains(&grace_secs) {
+            return Err(crate::domain::ValidationError::new(
+                "grace_period_seconds",
+                format!("The grace period must be between 0 and {MAX_GRACE_SECS} seconds."),
+            )
+            .into());
+        }
+        let before = self.get_account(actor, id).await?;
+        let client_id = ClientId::generate();
+        let secret = ClientSecret::generate();
+        let now = now_ms();
+        let old_expires_at = (grace_secs > 0).then(|| now + grace_secs * 1000);
+        let mut tx = self.store.begin().await?;
+        let hash = self.hasher.hash(secret.expose());
+        if !accounts::replace_credentials(
+            &mut tx,
+            id,
+            client_id.as_str(),
+            &hash,
+            old_expires_at,
+            now,
+        )
+        .await?
+        {
+            return Err(AdminError::NotFound("service account"));
+        }
+        let event = AuditEvent {
+            action: "service_account.credentials_regenerated",
+            target_kind: "service_account",
+            target_id: id.to_owned(),
+            target_name: before.account.name.clone(),
+            detail: serde_json::json!({
+                "client_id": client_id.as_str(),
+                "previous_client_id": before.account.client_id,
+                "grace_period_seconds": grace_secs,
+            })
+            .to_string(),
+        };
+        self.commit_account_change(tx, actor, &event, id, now)
+            .await?;
+        Ok(IssuedCredentials {
+            id: id.to_owned(),
+            name: before.account.name,
+            client_id: client_id.as_str().to_owned(),
+            client_secret: secret,
+            access_token_uri: self.token_url.clone(),
+        })
+    }
+
+    /// Deletes an account for good: its credentials and tokens stop working at once; the
+    /// audit log keeps its events.
+    pub async fn delete_account(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
+        let before = self.get_account(actor, id).await?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        if !accounts::delete(&mut tx, id).await? {
+            return Err(AdminError::NotFound("service account"));
+        }
+        let event = AuditEvent {
+            action: "service_account.deleted",
+            target_kind: "service_account",
+            target_id: id.to_owned(),
+            target_name: before.account.name.clone(),
+            detail: serde_json::json!({ "client_id": before.account.client_id }).to_string(),
+        };
+        self.commit_account_change(tx, actor, &event, id, now).await
+    }
+
+    /// Writes the audit event and the change-feed entry, commits, and drops the account
+    /// from this instance's cache at once (other instances follow the feed).
+    async fn commit_account_change(
+        &self,
+        mut tx: crate::store::Tx,
+        actor: &Actor,
+        event: &AuditEvent,
+        id: &str,
+        now: i64,
+    ) -> Result<(), AdminError> {
+        let change = Change::Account(id.to_owned());
+        audit::append(&mut tx, actor, event, now).await?;
+        changes::append(&mut tx, self.store.backend(), &change, now).await?;
+        tx.commit().await?;
+        self.oauth.apply_local(&change);
+        Ok(())
     }
 }

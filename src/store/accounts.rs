@@ -344,3 +344,70 @@ pub async fn count(pool: &AnyPool) -> Result<i64, StoreError> {
         .await?
         .try_get("n")?)
 }
+
+/// Enables or disables an account; disabling also moves its token cut-off to `now` and ends
+/// any grace period, so every token it holds dies.
+#[instrument(skip_all)]
+pub async fn set_enabled(
+    tx: &mut Tx,
+    id: &str,
+    enabled: bool,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let sql = if enabled {
+        "update service_accounts set enabled = 1, updated_at = $2 where id = $1"
+    } else {
+        "update service_accounts set enabled = 0, tokens_valid_after = $2, \
+         old_client_id = null, old_secret_hash = null, old_expires_at = null, updated_at = $2 \
+         where id = $1"
+    };
+    let done = sqlx::query(sql)
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// New credentials for an account; the previous pair keeps working until `old_expires_at`
+/// when given, and its tokens with it. Tokens of the new pair start at `now`.
+#[instrument(skip_all)]
+pub async fn replace_credentials(
+    tx: &mut Tx,
+    id: &str,
+    client_id: &str,
+    secret_hash: &str,
+    old_expires_at: Option<i64>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update service_accounts set \
+           old_client_id = case when $4 > 0 then client_id else null end, \
+           old_secret_hash = case when $4 > 0 then secret_hash else null end, \
+           old_expires_at = case when $4 > 0 then $4 else null end, \
+           client_id = $2, secret_hash = $3, tokens_valid_after = $5, updated_at = $5 \
+         where id = $1",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(secret_hash)
+    .bind(old_expires_at.unwrap_or(0))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes an account with its role and group memberships and revocation records.
+#[instrument(skip_all)]
+pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    sqlx::query("delete from revoked_tokens where account_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let done = sqlx::query("delete from service_accounts where id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
