@@ -52,6 +52,7 @@ pub struct Admin {
     hasher: SecretHasher,
     oauth: Arc<OAuth>,
     token_url: String,
+    throttle: Arc<users::SignInThrottle>,
 }
 
 impl Admin {
@@ -62,6 +63,7 @@ impl Admin {
             hasher,
             oauth,
             token_url,
+            throttle: Arc::default(),
         }
     }
 

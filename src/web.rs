@@ -2,6 +2,7 @@
 //! calls one operation and renders the result.
 
 pub mod api;
+pub mod console;
 pub mod extract;
 pub mod oauth;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oauth::router())
         .merge(api::router())
+        .merge(console::router())
         .route("/healthz", get(healthz))
         .with_state(state)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))

@@ -142,6 +142,12 @@ impl Admin {
             .ok_or(AdminError::NotFound("service account"))
     }
 
+    /// Whether a service account named `name` exists (case-insensitive).
+    pub async fn account_name_taken(&self, actor: &Actor, name: &str) -> Result<bool, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        Ok(accounts::name_taken(self.store.pool(), name).await?)
+    }
+
     /// Every role with its permissions.
     pub async fn list_roles(&self, actor: &Actor) -> Result<Vec<RoleRow>, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_READ)?;

@@ -411,3 +411,15 @@ pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Whether an account with this name exists (case-insensitive).
+#[instrument(skip_all)]
+pub async fn name_taken(pool: &AnyPool, name: &str) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query("select id from service_accounts where lower(name) = lower($1)")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
+    )
+}

@@ -108,3 +108,100 @@ pub async fn permissions(pool: &AnyPool, user_id: &str) -> Result<Vec<String>, S
     .await?;
     rows.iter().map(|r| Ok(r.try_get("permission")?)).collect()
 }
+
+/// A console session joined with its user.
+#[derive(Clone)]
+pub struct SessionRow {
+    /// The signed-in user.
+    pub user: UserRow,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// Last request (epoch ms).
+    pub last_seen_at: i64,
+    /// Absolute expiry (epoch ms).
+    pub expires_at: i64,
+}
+
+/// Stores a new session, keyed by the hash of its cookie value.
+#[instrument(skip_all)]
+pub async fn insert_session(
+    tx: &mut Tx,
+    id_hash: &str,
+    user_id: &str,
+    csrf_token: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into console_sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, \
+         expires_at) values ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(csrf_token)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("update console_users set last_login_at = $2 where id = $1")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The session whose cookie hashes to `id_hash`, with its user.
+#[instrument(skip_all)]
+pub async fn session(pool: &AnyPool, id_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+    let row = sqlx::query(
+        "select u.id as id, u.username as username, u.password_hash as password_hash, \
+         u.enabled as enabled, u.created_at as created_at, u.last_login_at as last_login_at, \
+         s.csrf_token as csrf_token, s.last_seen_at as last_seen_at, s.expires_at as expires_at \
+         from console_sessions s join console_users u on u.id = s.user_id where s.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        Ok(SessionRow {
+            user: user_from_row(&r)?,
+            csrf_token: r.try_get("csrf_token")?,
+            last_seen_at: r.try_get("last_seen_at")?,
+            expires_at: r.try_get("expires_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Records activity on a session (keeps it from idling out).
+#[instrument(skip_all)]
+pub async fn touch_session(pool: &AnyPool, id_hash: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("update console_sessions set last_seen_at = $2 where id_hash = $1")
+        .bind(id_hash)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends a session.
+#[instrument(skip_all)]
+pub async fn delete_session(pool: &AnyPool, id_hash: &str) -> Result<(), StoreError> {
+    sqlx::query("delete from console_sessions where id_hash = $1")
+        .bind(id_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Deletes sessions that expired or idled out before `idle_before`.
+#[instrument(skip_all)]
+pub async fn purge_sessions(pool: &AnyPool, now: i64, idle_before: i64) -> Result<(), StoreError> {
+    sqlx::query("delete from console_sessions where expires_at < $1 or last_seen_at < $2")
+        .bind(now)
+        .bind(idle_before)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

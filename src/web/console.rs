@@ -1,0 +1,272 @@
+//! The web console: server-rendered HTML pages (askama), enhanced with htmx where it helps.
+//! Every page works without JavaScript; every state-changing form carries a CSRF token.
+
+pub mod accounts;
+pub mod auth;
+
+use std::path::PathBuf;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use subtle::ConstantTimeEq as _;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::admin::AdminError;
+use crate::admin::users::ConsoleSession;
+use crate::app::AppState;
+use crate::store::StoreError;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "kg_session";
+
+/// Where static files are served from unless `KEYGATE_STATIC_DIR` says otherwise.
+pub fn default_static_dir() -> PathBuf {
+    std::env::var_os("KEYGATE_STATIC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")))
+}
+
+/// The console routes and the static files.
+pub fn router() -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(home))
+        .route("/login", get(auth::login_page).post(auth::sign_in))
+        .route("/logout", post(auth::sign_out))
+        .route("/settings", get(home))
+        .route(
+            "/settings/service-accounts",
+            get(accounts::list_service_accounts),
+        )
+        .route(
+            "/settings/service-accounts/new",
+            get(accounts::new_service_account).post(accounts::add_service_account_step),
+        )
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        // Console pages show private data, and the wizard's last step a secret: never cache.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let assets = Router::new()
+        .nest_service("/static", ServeDir::new(default_static_dir()))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        ));
+    pages.merge(assets)
+}
+
+async fn home(console: Option<Console>) -> Redirect {
+    match console {
+        Some(_) => Redirect::to("/settings/service-accounts"),
+        None => Redirect::to("/login"),
+    }
+}
+
+/// The signed-in user's name and CSRF token, shown in every page's header.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// Username.
+    pub username: String,
+    /// CSRF token for the sign-out form.
+    pub csrf: String,
+}
+
+/// A request from a signed-in console user.
+pub struct Console {
+    /// The session.
+    pub session: ConsoleSession,
+    /// The client's address, for the audit log.
+    pub source: String,
+}
+
+impl Console {
+    /// The page header for this user.
+    pub fn chrome(&self) -> Option<Chrome> {
+        Some(Chrome {
+            username: self.session.username.clone(),
+            csrf: self.session.csrf_token.clone(),
+        })
+    }
+
+    /// Refuses a state-changing form whose CSRF token is missing or wrong.
+    pub fn check_csrf(&self, form: &FormFields) -> Result<(), ConsoleError> {
+        let sent = form.get("csrf").unwrap_or_default();
+        if bool::from(sent.as_bytes().ct_eq(self.session.csrf_token.as_bytes())) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Csrf)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ConsoleError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(ConsoleError::Unauthenticated);
+        };
+        let session = app
+            .admin
+            .session(&token)
+            .await?
+            .ok_or(ConsoleError::Unauthenticated)?;
+        let crate::web::extract::Source(source) =
+            crate::web::extract::Source::from_request_parts(parts, app)
+                .await
+                .unwrap_or_else(|e| match e {});
+        Ok(Self { session, source })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Console {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Option<Self>, ConsoleError> {
+        match <Self as FromRequestParts<AppState>>::from_request_parts(parts, app).await {
+            Ok(c) => Ok(Some(c)),
+            Err(ConsoleError::Unauthenticated) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The fields of a form body, in order, repeated names kept (checkbox lists).
+#[derive(Debug, Default)]
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormFields {
+    type Rejection = ConsoleError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ConsoleError> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ConsoleError::BadRequest("The form could not be read.".into()))?;
+        Ok(Self(
+            form_urlencoded::parse(&bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
+    }
+}
+
+/// An error page.
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    chrome: Option<Chrome>,
+    title: String,
+    message: String,
+    back: String,
+}
+
+/// What can go wrong in the console, each with the page it shows.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// Not signed in: go to the sign-in page.
+    #[error("sign-in required")]
+    Unauthenticated,
+    /// The form's CSRF token is missing or wrong.
+    #[error("the form has expired")]
+    Csrf,
+    /// The user lacks a permission.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such page or thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Something failed inside; logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ConsoleError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<AdminError> for ConsoleError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::Forbidden(p) => Self::Forbidden(format!(
+                "You do not have the {p} permission needed for this."
+            )),
+            AdminError::NotFound(what) => Self::NotFound(format!("That {what} does not exist.")),
+            AdminError::Conflict { message, .. } => Self::BadRequest(message),
+            AdminError::Invalid(v) => Self::BadRequest(v.message),
+            AdminError::Store(s) => Self::Internal(s.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            Self::Unauthenticated => return Redirect::to("/login").into_response(),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Form expired",
+                "This form was not accepted because its security token is missing or out of \
+                 date. Nothing was changed. Go back, reload the page and try again."
+                    .to_owned(),
+            ),
+            Self::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, "Request not understood", m),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error in the console");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "keygate could not complete this request. Nothing secret was lost; try again, \
+                     and check the server log if it happens again."
+                        .to_owned(),
+                )
+            }
+        };
+        let page = ErrorPage {
+            chrome: None,
+            title: title.to_owned(),
+            message,
+            back: "/settings/service-accounts".to_owned(),
+        };
+        (status, page).into_response()
+    }
+}

@@ -1,0 +1,425 @@
+//! Settings → Service Accounts: the list and the add-account wizard.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Deserialize;
+
+use super::{Chrome, Console, ConsoleError, FormFields};
+use crate::admin::AdminError;
+use crate::admin::accounts::{CreateAccount, IssuedCredentials};
+use crate::app::AppState;
+use crate::domain::account::{AccountName, Description};
+use crate::domain::format_ms;
+use crate::domain::permission::SERVICE_ACCOUNTS_WRITE;
+use crate::store::accounts::{AccountSummary, ListFilter};
+
+/// Accounts per page.
+pub const PAGE_SIZE: i64 = 50;
+
+/// One row of the list, ready to show.
+pub struct AccountRowView {
+    id: String,
+    name: String,
+    description: String,
+    client_id: String,
+    roles: String,
+    enabled: bool,
+    created: String,
+    last_used: Option<String>,
+}
+
+impl From<&AccountSummary> for AccountRowView {
+    fn from(s: &AccountSummary) -> Self {
+        Self {
+            id: s.account.id.clone(),
+            name: s.account.name.clone(),
+            description: s.account.description.clone(),
+            client_id: s.account.client_id.clone(),
+            roles: if s.roles.is_empty() {
+                "—".to_owned()
+            } else {
+                s.roles
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            enabled: s.account.enabled,
+            created: format_ms(s.account.created_at),
+            last_used: s.account.last_used_at.map(format_ms),
+        }
+    }
+}
+
+/// The list page.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/service_accounts.html")]
+pub struct ServiceAccountsPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    token_url: String,
+    table: ServiceAccountsTablePartial,
+}
+
+/// The table, swapped alone when the search box changes.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/service_accounts_table_partial.html")]
+pub struct ServiceAccountsTablePartial {
+    rows: Vec<AccountRowView>,
+    q: String,
+    paged: bool,
+    can_write: bool,
+    first_url: String,
+    next_url: Option<String>,
+}
+
+/// Query of the list page.
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+}
+
+fn encode_cursor(name: &str, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}\n{id}", name.to_lowercase()))
+}
+
+fn decode_cursor(s: &str) -> Option<(String, String)> {
+    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
+    let (name, id) = raw.split_once('\n')?;
+    Some((name.to_owned(), id.to_owned()))
+}
+
+fn list_url(q: &str, after: Option<&str>) -> String {
+    let mut ser = form_urlencoded::Serializer::new(String::new());
+    if !q.is_empty() {
+        ser.append_pair("q", q);
+    }
+    if let Some(a) = after {
+        ser.append_pair("after", a);
+    }
+    let query = ser.finish();
+    if query.is_empty() {
+        "/settings/service-accounts".to_owned()
+    } else {
+        format!("/settings/service-accounts?{query}")
+    }
+}
+
+/// `GET /settings/service-accounts`: search by name, pages of 50 (keyset, not OFFSET).
+pub async fn list_service_accounts(
+    State(app): State<AppState>,
+    console: Console,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ConsoleError> {
+    let actor = console.session.actor(&console.source);
+    let q = query.q.trim().to_owned();
+    let after = query.after.as_deref().and_then(decode_cursor);
+    let filter = ListFilter {
+        q: q.clone(),
+        enabled: None,
+        after: after.clone(),
+        limit: PAGE_SIZE + 1,
+    };
+    let mut page = app.admin.list_accounts(&actor, &filter).await?;
+    let more = page.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
+    page.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
+    let next_url = more
+        .then(|| page.last())
+        .flatten()
+        .map(|s| list_url(&q, Some(&encode_cursor(&s.account.name, &s.account.id))));
+    let table = ServiceAccountsTablePartial {
+        rows: page.iter().map(AccountRowView::from).collect(),
+        paged: after.is_some(),
+        can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
+        first_url: list_url(&q, None),
+        next_url,
+        q,
+    };
+    let htmx_table = headers
+        .get("hx-target")
+        .is_some_and(|v| v.as_bytes() == b"accounts-table");
+    Ok(if htmx_table {
+        table.into_response()
+    } else {
+        ServiceAccountsPage {
+            chrome: console.chrome(),
+            section: "service-accounts",
+            token_url: app.admin.token_url().to_owned(),
+            table,
+        }
+        .into_response()
+    })
+}
+
+/// Step 1 of the wizard.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/wizard_details.html")]
+pub struct WizardDetailsPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    name: String,
+    description: String,
+    name_error: Option<String>,
+    description_error: Option<String>,
+}
+
+/// A role as offered in step 2.
+pub struct RoleChoice {
+    id: String,
+    name: String,
+    description: String,
+    permissions: Vec<String>,
+    checked: bool,
+}
+
+/// Step 2 of the wizard.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/wizard_roles.html")]
+pub struct WizardRolesPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    name: String,
+    description: String,
+    roles: Vec<RoleChoice>,
+    error: Option<String>,
+}
+
+/// Step 3 of the wizard (also shown after regenerating keys): the secret, this once.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/wizard_credentials.html")]
+pub struct CredentialsPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    name: String,
+    client_id: String,
+    client_secret: String,
+    access_token_uri: String,
+    json_href: String,
+    json_filename: String,
+    csv_href: String,
+    csv_filename: String,
+}
+
+/// The downloads' file name stem: the account name with anything unusual replaced.
+fn file_stem(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stem = stem.trim_matches(['-', '.']).to_owned();
+    if stem.is_empty() {
+        "service-account".to_owned()
+    } else {
+        stem
+    }
+}
+
+/// The credentials as a JSON document: `{"name","client_id","client_secret","access_token_uri"}`.
+pub fn credentials_json(c: &IssuedCredentials) -> String {
+    serde_json::json!({
+        "name": c.name,
+        "client_id": c.client_id,
+        "client_secret": c.client_secret.expose(),
+        "access_token_uri": c.access_token_uri,
+    })
+    .to_string()
+}
+
+/// The credentials as CSV: a header and one row, quoted by the csv crate.
+pub fn credentials_csv(c: &IssuedCredentials) -> Result<String, ConsoleError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| ConsoleError::Internal(e.to_string());
+    w.write_record(["name", "client_id", "client_secret", "access_token_uri"])
+        .map_err(internal)?;
+    w.write_record([
+        c.name.as_str(),
+        c.client_id.as_str(),
+        c.client_secret.expose(),
+        c.access_token_uri.as_str(),
+    ])
+    .map_err(internal)?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| ConsoleError::Internal(e.to_string()))
+}
+
+impl CredentialsPage {
+    /// The page for freshly issued credentials. The downloads are built into the page as
+    /// `data:` links, so the secret is never kept anywhere on the server.
+    pub fn new(console: &Console, c: &IssuedCredentials) -> Result<Self, ConsoleError> {
+        let stem = file_stem(&c.name);
+        Ok(Self {
+            chrome: console.chrome(),
+            section: "service-accounts",
+            name: c.name.clone(),
+            client_id: c.client_id.clone(),
+            client_secret: c.client_secret.expose().to_owned(),
+            access_token_uri: c.access_token_uri.clone(),
+            json_href: format!(
+                "data:application/json;base64,{}",
+                STANDARD.encode(credentials_json(c))
+            ),
+            json_filename: format!("{stem}-credentials.json"),
+            csv_href: format!(
+                "data:text/csv;charset=utf-8;base64,{}",
+                STANDARD.encode(credentials_csv(c)?)
+            ),
+            csv_filename: format!("{stem}-credentials.csv"),
+        })
+    }
+}
+
+fn details_page(console: &Console, name: &str, description: &str) -> WizardDetailsPage {
+    WizardDetailsPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        name_error: None,
+        description_error: None,
+    }
+}
+
+/// `GET /settings/service-accounts/new`: step 1.
+pub async fn new_service_account(console: Console) -> Result<Response, ConsoleError> {
+    if !console.session.can(SERVICE_ACCOUNTS_WRITE) {
+        return Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into());
+    }
+    Ok(details_page(&console, "", "").into_response())
+}
+
+async fn roles_page(
+    app: &AppState,
+    console: &Console,
+    name: &str,
+    description: &str,
+    checked: &[String],
+    error: Option<String>,
+) -> Result<WizardRolesPage, ConsoleError> {
+    let roles = app
+        .admin
+        .list_roles(&console.session.actor(&console.source))
+        .await?;
+    Ok(WizardRolesPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        roles: roles
+            .into_iter()
+            .map(|r| RoleChoice {
+                checked: checked.contains(&r.id),
+                id: r.id,
+                name: r.name,
+                description: r.description,
+                permissions: r.permissions,
+            })
+            .collect(),
+        error,
+    })
+}
+
+/// `POST /settings/service-accounts/new`: moves the wizard along. `step=roles` checks step
+/// 1 and shows the roles; `step=details` goes back to step 1 with what was typed;
+/// `step=create` adds the account and shows its credentials once.
+pub async fn add_service_account_step(
+    State(app): State<AppState>,
+    console: Console,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let actor = console.session.actor(&console.source);
+    if !actor.can(SERVICE_ACCOUNTS_WRITE) {
+        return Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into());
+    }
+    let name = form.get("name").unwrap_or_default().to_owned();
+    let description = form.get("description").unwrap_or_default().to_owned();
+    let role_ids = form.all("role");
+    match form.get("step") {
+        Some("details") => Ok(details_page(&console, &name, &description).into_response()),
+        Some("roles") => {
+            let mut page = details_page(&console, &name, &description);
+            match AccountName::parse(&name) {
+                Err(e) => page.name_error = Some(e.message),
+                Ok(n) => {
+                    if app.admin.account_name_taken(&actor, n.as_ref()).await? {
+                        page.name_error = Some(format!(
+                            "A service account named \u{201c}{}\u{201d} already exists.",
+                            n.as_ref()
+                        ));
+                    }
+                }
+            }
+            if let Err(e) = Description::parse(&description) {
+                page.description_error = Some(e.message);
+            }
+            if page.name_error.is_some() || page.description_error.is_some() {
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+            let page = roles_page(
+                &app,
+                &console,
+                name.trim(),
+                description.trim(),
+                &role_ids,
+                None,
+            )
+            .await?;
+            Ok(page.into_response())
+        }
+        Some("create") => {
+            let input = CreateAccount {
+                name: name.clone(),
+                description: description.clone(),
+                role_ids: role_ids.clone(),
+                token_lifetime_secs: None,
+            };
+            match app.admin.create_account(&actor, input).await {
+                Ok(creds) => Ok(CredentialsPage::new(&console, &creds)?.into_response()),
+                Err(AdminError::Conflict { message, .. }) => {
+                    let mut page = details_page(&console, &name, &description);
+                    page.name_error = Some(message);
+                    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+                }
+                Err(AdminError::Invalid(v)) if v.field == "roles" => {
+                    let page =
+                        roles_page(&app, &console, &name, &description, &[], Some(v.message))
+                            .await?;
+                    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+                }
+                Err(AdminError::Invalid(v)) => {
+                    let mut page = details_page(&console, &name, &description);
+                    if v.field == "description" {
+                        page.description_error = Some(v.message);
+                    } else {
+                        page.name_error = Some(v.message);
+                    }
+                    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => Err(ConsoleError::BadRequest(
+            "The wizard step is missing or unknown.".into(),
+        )),
+    }
+}

@@ -1,0 +1,30 @@
+// keygate console: small progressive enhancements. Every page works without this file.
+"use strict";
+document.documentElement.classList.add("js");
+document.addEventListener("click", function (event) {
+  const button = event.target.closest("button[data-copy]");
+  if (!button) return;
+  const field = document.getElementById(button.dataset.copy);
+  if (!field) return;
+  const done = function () {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = label; }, 1500);
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+  } else {
+    field.select();
+    document.execCommand("copy");
+    done();
+  }
+});
+// Forms that ask for a confirmation before they are sent (data-confirm-input names the
+// input whose value must equal data-confirm-value).
+document.addEventListener("input", function (event) {
+  const input = event.target;
+  const form = input.form;
+  if (!form || !form.dataset.confirmValue) return;
+  const submit = form.querySelector("button[type=submit]");
+  if (submit) submit.disabled = input.value !== form.dataset.confirmValue;
+});
