@@ -19,6 +19,9 @@ pub enum AdminError {
     /// The actor lacks a permission.
     #[error("this requires the {0} permission")]
     Forbidden(&'static str),
+    /// The actor tried to give a permission it does not hold itself.
+    #[error("{0}")]
+    Escalation(String),
     /// The thing does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),

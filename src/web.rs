@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(console::router())
         .route("/healthz", get(healthz))
+        .fallback(page_not_found)
         .with_state(state)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -34,6 +35,10 @@ pub fn router(state: AppState) -> Router {
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+async fn page_not_found() -> console::ConsoleError {
+    console::ConsoleError::NotFound("There is no page at this address.".into())
 }
 
 /// Liveness: answers once the database is migrated and keys are loaded.

@@ -63,13 +63,7 @@ impl Admin {
         let mut role_ids = input.role_ids;
         role_ids.sort();
         role_ids.dedup();
-        let roles = roles::by_ids(self.store.pool(), &role_ids).await?;
-        if roles.len() != role_ids.len() {
-            return Err(AdminError::Invalid(crate::domain::ValidationError::new(
-                "roles",
-                "One of the chosen roles does not exist (any more).",
-            )));
-        }
+        let roles = self.assignable_roles(actor, &role_ids).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let client_id = ClientId::generate();
         let secret = ClientSecret::generate();
@@ -124,6 +118,32 @@ impl Admin {
         })
     }
 
+    /// The roles with `role_ids`, if they all exist and the actor holds every permission
+    /// they carry (nobody can give more than they have).
+    async fn assignable_roles(
+        &self,
+        actor: &Actor,
+        role_ids: &[String],
+    ) -> Result<Vec<RoleRow>, AdminError> {
+        let roles = roles::by_ids(self.store.pool(), role_ids).await?;
+        if roles.len() != role_ids.len() {
+            return Err(AdminError::Invalid(crate::domain::ValidationError::new(
+                "roles",
+                "One of the chosen roles does not exist (any more).",
+            )));
+        }
+        for role in &roles {
+            if let Some(p) = actor.lacks_any(&role.permissions) {
+                return Err(AdminError::Escalation(format!(
+                    "You cannot give the role \u{201c}{}\u{201d}: it carries the {p} permission, \
+                     which you do not hold yourself.",
+                    role.name
+                )));
+            }
+        }
+        Ok(roles)
+    }
+
     /// A page of accounts.
     pub async fn list_accounts(
         &self,
@@ -154,32 +174,10 @@ impl Admin {
         Ok(roles::list(self.store.pool()).await?)
     }
 
-    /// Role ids for role names typed by a user (case-insensitive); unknown names are an error
-    /// that lists them and the roles that exist.
+    /// Role ids for role names typed by a user (case-insensitive); see
+    /// [`resolve_roles`](Self::resolve_roles).
     pub async fn role_ids_by_names(&self, names: &[String]) -> Result<Vec<String>, AdminError> {
-        match roles::ids_by_names(self.store.pool(), names).await? {
-            Ok(ids) => Ok(ids),
-            Err(unknown) => {
-                let known: Vec<String> = roles::list(self.store.pool())
-                    .await?
-                    .into_iter()
-                    .map(|r| r.name)
-                    .collect();
-                Err(AdminError::Invalid(crate::domain::ValidationError::new(
-                    "roles",
-                    format!(
-                        "unknown role{} {}; roles are: {}",
-                        if unknown.len() == 1 { "" } else { "s" },
-                        unknown
-                            .iter()
-                            .map(|n| format!("\u{201c}{n}\u{201d}"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        known.join(", ")
-                    ),
-                )))
-            }
-        }
+        self.resolve_roles(names).await
     }
 }
 
@@ -312,5 +310,150 @@ impl Admin {
         tx.commit().await?;
         self.oauth.apply_local(&change);
         Ok(())
+    }
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateAccount {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New token lifetime in seconds.
+    pub token_lifetime_secs: Option<i64>,
+    /// New set of directly assigned roles (ids).
+    pub role_ids: Option<Vec<String>>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+}
+
+impl Admin {
+    /// Changes an account's name, description, token lifetime, roles or status in one
+    /// transaction. New roles apply to tokens issued afterwards; removed permissions stop
+    /// working at once (a token only ever carries what its account still holds).
+    pub async fn update_account(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: UpdateAccount,
+    ) -> Result<AccountSummary, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
+        let before = self.get_account(actor, id).await?;
+        let name = match &input.name {
+            Some(n) => AccountName::parse(n)?,
+            None => AccountName::parse(&before.account.name)?,
+        };
+        let description = match &input.description {
+            Some(d) => Description::parse(d)?,
+            None => Description::parse(&before.account.description)?,
+        };
+        let lifetime = match input.token_lifetime_secs {
+            Some(s) => TokenLifetime::parse(s)?,
+            None => TokenLifetime::parse(before.account.token_lifetime_secs)?,
+        };
+        let new_roles = match &input.role_ids {
+            Some(ids) => {
+                let mut ids = ids.clone();
+                ids.sort();
+                ids.dedup();
+                Some(self.assignable_roles(actor, &ids).await?)
+            }
+            None => None,
+        };
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        match accounts::update_details(
+            &mut tx,
+            id,
+            name.as_ref(),
+            description.as_ref(),
+            lifetime.secs(),
+            now,
+        )
+        .await
+        {
+            Err(StoreError::Conflict) => {
+                return Err(AdminError::Conflict {
+                    field: "name",
+                    message: format!(
+                        "A service account named \u{201c}{}\u{201d} already exists.",
+                        name.as_ref()
+                    ),
+                });
+            }
+            Ok(false) => return Err(AdminError::NotFound("service account")),
+            other => {
+                other?;
+            }
+        }
+        if let Some(roles) = &new_roles {
+            let ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
+            accounts::set_roles(&mut tx, id, &ids).await?;
+        }
+        if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
+            accounts::set_enabled(&mut tx, id, enabled, now).await?;
+        }
+        let mut changed = serde_json::Map::new();
+        if name.as_ref() != before.account.name {
+            changed.insert("name".into(), name.as_ref().into());
+        }
+        if description.as_ref() != before.account.description {
+            changed.insert("description".into(), description.as_ref().into());
+        }
+        if lifetime.secs() != before.account.token_lifetime_secs {
+            changed.insert("token_lifetime_secs".into(), lifetime.secs().into());
+        }
+        if let Some(roles) = &new_roles {
+            let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+            changed.insert("roles".into(), names.into());
+        }
+        if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
+            changed.insert("enabled".into(), enabled.into());
+        }
+        let event = AuditEvent {
+            action: "service_account.updated",
+            target_kind: "service_account",
+            target_id: id.to_owned(),
+            target_name: name.as_ref().to_owned(),
+            detail: serde_json::Value::Object(changed).to_string(),
+        };
+        self.commit_account_change(tx, actor, &event, id, now)
+            .await?;
+        self.get_account(actor, id).await
+    }
+
+    /// Role ids for role names or ids given by automation or the command line; unknown ones
+    /// are an error that names them.
+    pub async fn resolve_roles(&self, names_or_ids: &[String]) -> Result<Vec<String>, AdminError> {
+        let all = roles::list(self.store.pool()).await?;
+        let mut ids = Vec::new();
+        let mut unknown = Vec::new();
+        for wanted in names_or_ids {
+            let w = wanted.trim();
+            match all
+                .iter()
+                .find(|r| r.id == w || r.name.to_lowercase() == w.to_lowercase())
+            {
+                Some(r) => ids.push(r.id.clone()),
+                None => unknown.push(format!("\u{201c}{w}\u{201d}")),
+            }
+        }
+        if unknown.is_empty() {
+            Ok(ids)
+        } else {
+            Err(crate::domain::ValidationError::new(
+                "roles",
+                format!(
+                    "unknown role {}; roles are: {}",
+                    unknown.join(", "),
+                    all.iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .into())
+        }
     }
 }

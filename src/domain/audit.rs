@@ -60,6 +60,22 @@ impl Actor {
     pub fn can(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
     }
+
+    /// The first of `permissions` the actor does not hold itself, if any: nobody may give
+    /// a role carrying a permission they lack (no privilege escalation). The command-line
+    /// operator owns the database and may give any role.
+    pub fn lacks_any<'a>(
+        &self,
+        permissions: impl IntoIterator<Item = &'a String>,
+    ) -> Option<&'a str> {
+        if self.kind == ActorKind::System {
+            return None;
+        }
+        permissions
+            .into_iter()
+            .find(|p| !self.permissions.contains(p.as_str()))
+            .map(String::as_str)
+    }
 }
 
 /// One audit-log entry, before it is stored.

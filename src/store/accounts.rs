@@ -125,6 +125,29 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
+impl ListFilter {
+    /// The opaque cursor that continues a list after `row`.
+    pub fn cursor_after(row: &AccountRow) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}\n{}",
+            row.name.to_lowercase(),
+            row.id
+        ))
+    }
+
+    /// Reads a cursor made by [`cursor_after`](Self::cursor_after); `None` if it is not one.
+    pub fn parse_cursor(cursor: &str) -> Option<(String, String)> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (name, id) = raw.split_once('\n')?;
+        Some((name.to_owned(), id.to_owned()))
+    }
+}
+
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
      old_expires_at, token_lifetime_secs, tokens_valid_after, created_at, updated_at, last_used_at";
 
@@ -422,4 +445,45 @@ pub async fn name_taken(pool: &AnyPool, name: &str) -> Result<bool, StoreError> 
             .await?
             .is_some(),
     )
+}
+
+/// Changes an account's name, description and token lifetime.
+#[instrument(skip_all)]
+pub async fn update_details(
+    tx: &mut Tx,
+    id: &str,
+    name: &str,
+    description: &str,
+    token_lifetime_secs: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update service_accounts set name = $2, description = $3, token_lifetime_secs = $4, \
+         updated_at = $5 where id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(token_lifetime_secs)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces an account's directly assigned roles.
+#[instrument(skip_all)]
+pub async fn set_roles(tx: &mut Tx, id: &str, role_ids: &[String]) -> Result<(), StoreError> {
+    sqlx::query("delete from account_roles where account_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for role_id in role_ids {
+        sqlx::query("insert into account_roles (account_id, role_id) values ($1, $2)")
+            .bind(id)
+            .bind(role_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

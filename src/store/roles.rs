@@ -3,7 +3,7 @@
 use sqlx::{AnyPool, Row as _};
 use tracing::instrument;
 
-use super::{StoreError, placeholders};
+use super::StoreError;
 
 /// A role with its permissions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,45 +51,6 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<RoleRow>, StoreError> {
         }
     }
     Ok(out)
-}
-
-/// The ids of the roles named `names` (case-insensitive); `Err` lists the unknown names.
-#[instrument(skip_all)]
-pub async fn ids_by_names(
-    pool: &AnyPool,
-    names: &[String],
-) -> Result<Result<Vec<String>, Vec<String>>, StoreError> {
-    if names.is_empty() {
-        return Ok(Ok(Vec::new()));
-    }
-    let sql = format!(
-        "select id, lower(name) as lname from roles where lower(name) in ({})",
-        placeholders(1, names.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for n in names {
-        q = q.bind(n.trim().to_lowercase());
-    }
-    let rows = q.fetch_all(pool).await?;
-    let mut ids = Vec::new();
-    let mut unknown = Vec::new();
-    for n in names {
-        let wanted = n.trim().to_lowercase();
-        match rows
-            .iter()
-            .find(|r| r.try_get::<String, _>("lname").is_ok_and(|l| l == wanted))
-        {
-            Some(r) => ids.push(r.try_get("id")?),
-            None => unknown.push(n.clone()),
-        }
-    }
-    ids.sort();
-    ids.dedup();
-    Ok(if unknown.is_empty() {
-        Ok(ids)
-    } else {
-        Err(unknown)
-    })
 }
 
 /// The roles with the given ids (unknown ids are left out).

@@ -1,12 +1,14 @@
 //! The JSON REST API under `/api/v1`, authorised by a service account's bearer token.
 //! Errors are `{"error","message"}`.
 
+pub mod accounts;
+
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 
 use super::extract::Source;
 use crate::admin::AdminError;
@@ -15,9 +17,26 @@ use crate::oauth::{OAuthError, VerifiedToken};
 
 /// The API routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/whoami", get(whoami))
-        .route("/api/v1/session", delete(end_session))
+    let v1 = Router::new()
+        .route("/whoami", get(whoami))
+        .route("/session", delete(end_session))
+        .route(
+            "/service-accounts",
+            get(accounts::list_service_accounts).post(accounts::create_service_account),
+        )
+        .route(
+            "/service-accounts/{id}",
+            get(accounts::get_service_account)
+                .patch(accounts::update_service_account)
+                .delete(accounts::delete_service_account),
+        )
+        .route(
+            "/service-accounts/{id}/regenerate",
+            post(accounts::regenerate_credentials),
+        )
+        .route("/roles", get(accounts::list_roles))
+        .fallback(not_found);
+    Router::new().nest("/api/v1", v1)
 }
 
 /// An API error: a status and `{"error","message"}`; internal details are logged only.
@@ -48,6 +67,7 @@ impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
             AdminError::Forbidden(_) => Self::Forbidden(e.to_string()),
+            AdminError::Escalation(m) => Self::Forbidden(m),
             AdminError::NotFound(_) => Self::NotFound(e.to_string()),
             AdminError::Conflict { message, .. } => Self::Conflict(message),
             AdminError::Invalid(v) => Self::Unprocessable {
@@ -110,6 +130,54 @@ impl IntoResponse for ApiError {
         }
         res
     }
+}
+
+/// A JSON body whose rejections are `{"error","message"}` like every other API error.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+impl<S, T> axum::extract::OptionalFromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &S,
+    ) -> Result<Option<Self>, ApiError> {
+        let has_body = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+            || req.headers().contains_key(header::TRANSFER_ENCODING);
+        if has_body {
+            <Self as axum::extract::FromRequest<S>>::from_request(req, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API route".into())
 }
 
 /// The verified bearer token of the request (`Authorization: Bearer …`).

@@ -228,6 +228,7 @@ impl From<AdminError> for ConsoleError {
             AdminError::Forbidden(p) => Self::Forbidden(format!(
                 "You do not have the {p} permission needed for this."
             )),
+            AdminError::Escalation(m) => Self::Forbidden(m),
             AdminError::NotFound(what) => Self::NotFound(format!("That {what} does not exist.")),
             AdminError::Conflict { message, .. } => Self::BadRequest(message),
             AdminError::Invalid(v) => Self::BadRequest(v.message),

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use super::{Chrome, Console, ConsoleError, FormFields};
@@ -86,16 +86,6 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-fn encode_cursor(name: &str, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}\n{id}", name.to_lowercase()))
-}
-
-fn decode_cursor(s: &str) -> Option<(String, String)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
-    let (name, id) = raw.split_once('\n')?;
-    Some((name.to_owned(), id.to_owned()))
-}
-
 fn list_url(q: &str, after: Option<&str>) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     if !q.is_empty() {
@@ -121,7 +111,7 @@ pub async fn list_service_accounts(
 ) -> Result<Response, ConsoleError> {
     let actor = console.session.actor(&console.source);
     let q = query.q.trim().to_owned();
-    let after = query.after.as_deref().and_then(decode_cursor);
+    let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
     let filter = ListFilter {
         q: q.clone(),
         enabled: None,
@@ -134,7 +124,7 @@ pub async fn list_service_accounts(
     let next_url = more
         .then(|| page.last())
         .flatten()
-        .map(|s| list_url(&q, Some(&encode_cursor(&s.account.name, &s.account.id))));
+        .map(|s| list_url(&q, Some(&ListFilter::cursor_after(&s.account))));
     let table = ServiceAccountsTablePartial {
         rows: page.iter().map(AccountRowView::from).collect(),
         paged: after.is_some(),
@@ -405,6 +395,18 @@ pub async fn add_service_account_step(
                         roles_page(&app, &console, &name, &description, &[], Some(v.message))
                             .await?;
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+                }
+                Err(AdminError::Escalation(message)) => {
+                    let page = roles_page(
+                        &app,
+                        &console,
+                        &name,
+                        &description,
+                        &role_ids,
+                        Some(message),
+                    )
+                    .await?;
+                    Ok((StatusCode::FORBIDDEN, page).into_response())
                 }
                 Err(AdminError::Invalid(v)) => {
                     let mut page = details_page(&console, &name, &description);

@@ -1,0 +1,254 @@
+//! `/api/v1/service-accounts` and `/api/v1/roles`: what the console does, for automation.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, Bearer};
+use crate::admin::accounts::{CreateAccount, IssuedCredentials, UpdateAccount};
+use crate::app::AppState;
+use crate::domain::format_ms;
+use crate::store::accounts::{AccountSummary, ListFilter};
+use crate::web::extract::Source;
+
+/// Largest page the list returns.
+const MAX_LIMIT: i64 = 200;
+
+/// An account as the API shows it.
+pub fn account_json(s: &AccountSummary) -> Value {
+    let a = &s.account;
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "description": a.description,
+        "enabled": a.enabled,
+        "client_id": a.client_id,
+        "roles": s.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>(),
+        "token_lifetime_secs": a.token_lifetime_secs,
+        "created_at": format_ms(a.created_at),
+        "updated_at": format_ms(a.updated_at),
+        "last_used_at": a.last_used_at.map(format_ms),
+        "previous_client_id": a.old_client_id,
+        "previous_credentials_expire_at": a.old_expires_at.map(format_ms),
+    })
+}
+
+/// Credentials, shown once, with `Cache-Control: no-store`.
+fn credentials_response(status: StatusCode, c: &IssuedCredentials, extra: Value) -> Response {
+    let mut body = json!({
+        "id": c.id,
+        "name": c.name,
+        "client_id": c.client_id,
+        "client_secret": c.client_secret.expose(),
+        "access_token_uri": c.access_token_uri,
+    });
+    if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        b.extend(extra);
+    }
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// Query of the list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    q: Option<String>,
+    enabled: Option<bool>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/service-accounts`.
+pub async fn list_service_accounts(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Unprocessable {
+            field: "limit".into(),
+            message: format!("limit must be between 1 and {MAX_LIMIT}"),
+        });
+    }
+    let after = match query.cursor.as_deref() {
+        Some(c) => Some(
+            ListFilter::parse_cursor(c).ok_or_else(|| ApiError::Unprocessable {
+                field: "cursor".into(),
+                message: "cursor is not one this API returned".into(),
+            })?,
+        ),
+        None => None,
+    };
+    let filter = ListFilter {
+        q: query.q.unwrap_or_default().trim().to_owned(),
+        enabled: query.enabled,
+        after,
+        limit: limit + 1,
+    };
+    let mut page = app
+        .admin
+        .list_accounts(&token.actor(&source), &filter)
+        .await?;
+    let more = page.len() > usize::try_from(limit).unwrap_or(0);
+    page.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = more
+        .then(|| page.last().map(|s| ListFilter::cursor_after(&s.account)))
+        .flatten();
+    Ok(Json(json!({
+        "items": page.iter().map(account_json).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+/// Body of `POST /api/v1/service-accounts`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// Role names or ids.
+    #[serde(default)]
+    roles: Vec<String>,
+    token_lifetime_secs: Option<i64>,
+}
+
+/// `POST /api/v1/service-accounts`: 201 with the credentials, shown this once.
+pub async fn create_service_account(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<Response, ApiError> {
+    let actor = token.actor(&source);
+    let role_ids = app.admin.resolve_roles(&body.roles).await?;
+    let creds = app
+        .admin
+        .create_account(
+            &actor,
+            CreateAccount {
+                name: body.name,
+                description: body.description,
+                role_ids,
+                token_lifetime_secs: body.token_lifetime_secs,
+            },
+        )
+        .await?;
+    let account = app.admin.get_account(&actor, &creds.id).await?;
+    Ok(credentials_response(
+        StatusCode::CREATED,
+        &creds,
+        account_json(&account),
+    ))
+}
+
+/// `GET /api/v1/service-accounts/{id}`.
+pub async fn get_service_account(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let account = app.admin.get_account(&token.actor(&source), &id).await?;
+    Ok(Json(account_json(&account)))
+}
+
+/// Body of `PATCH /api/v1/service-accounts/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    name: Option<String>,
+    description: Option<String>,
+    token_lifetime_secs: Option<i64>,
+    enabled: Option<bool>,
+    /// Role names or ids; replaces the account's roles.
+    roles: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/service-accounts/{id}`.
+pub async fn update_service_account(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let role_ids = match &body.roles {
+        Some(r) => Some(app.admin.resolve_roles(r).await?),
+        None => None,
+    };
+    let account = app
+        .admin
+        .update_account(
+            &token.actor(&source),
+            &id,
+            UpdateAccount {
+                name: body.name,
+                description: body.description,
+                token_lifetime_secs: body.token_lifetime_secs,
+                role_ids,
+                enabled: body.enabled,
+            },
+        )
+        .await?;
+    Ok(Json(account_json(&account)))
+}
+
+/// `DELETE /api/v1/service-accounts/{id}`: 204.
+pub async fn delete_service_account(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.admin.delete_account(&token.actor(&source), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /api/v1/service-accounts/{id}/regenerate`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateBody {
+    #[serde(default)]
+    grace_period_seconds: i64,
+}
+
+/// `POST /api/v1/service-accounts/{id}/regenerate`: new credentials, shown this once.
+pub async fn regenerate_credentials(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+    body: Option<ApiJson<RegenerateBody>>,
+) -> Result<Response, ApiError> {
+    let grace = body.map(|b| b.0.grace_period_seconds).unwrap_or(0);
+    let actor = token.actor(&source);
+    let creds = app.admin.regenerate_credentials(&actor, &id, grace).await?;
+    let account = app.admin.get_account(&actor, &id).await?;
+    Ok(credentials_response(
+        StatusCode::OK,
+        &creds,
+        account_json(&account),
+    ))
+}
+
+/// `GET /api/v1/roles`.
+pub async fn list_roles(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+) -> Result<Json<Value>, ApiError> {
+    let roles = app.admin.list_roles(&token.actor(&source)).await?;
+    Ok(Json(json!({
+        "items": roles.iter().map(|r| json!({
+            "id": r.id, "name": r.name, "description": r.description,
+            "builtin": r.builtin, "permissions": r.permissions,
+        })).collect::<Vec<_>>(),
+    })))
+}
