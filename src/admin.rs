@@ -3,6 +3,7 @@
 //! CLI all call these, so no way in can skip a check or an audit event.
 
 pub mod accounts;
+pub mod audit;
 pub mod users;
 
 use std::sync::Arc;

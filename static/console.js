@@ -28,3 +28,13 @@ document.addEventListener("input", function (event) {
   const submit = form.querySelector("button[type=submit]");
   if (submit) submit.disabled = input.value !== form.dataset.confirmValue;
 });
+// Confirmation forms start disabled when scripts run (the server checks the value anyway).
+function armConfirmForms(root) {
+  root.querySelectorAll("form[data-confirm-value]").forEach(function (form) {
+    const input = form.querySelector("input[name=confirm_name]");
+    const submit = form.querySelector("button[type=submit]");
+    if (input && submit) submit.disabled = input.value !== form.dataset.confirmValue;
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { armConfirmForms(document); });
+document.addEventListener("htmx:afterSettle", function (event) { armConfirmForms(event.target); });

@@ -1,6 +1,7 @@
 //! The web console: server-rendered HTML pages (askama), enhanced with htmx where it helps.
 //! Every page works without JavaScript; every state-changing form carries a CSRF token.
 
+pub mod account;
 pub mod accounts;
 pub mod auth;
 
@@ -49,6 +50,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/service-accounts/new",
             get(accounts::new_service_account).post(accounts::add_service_account_step),
+        )
+        .route(
+            "/settings/service-accounts/{id}",
+            get(account::show_service_account),
+        )
+        .route(
+            "/settings/service-accounts/{id}/enabled",
+            post(account::toggle_service_account),
+        )
+        .route(
+            "/settings/service-accounts/{id}/edit",
+            get(account::edit_service_account).post(account::save_service_account),
+        )
+        .route(
+            "/settings/service-accounts/{id}/regenerate",
+            get(account::confirm_regenerate).post(account::regenerate_keys),
+        )
+        .route(
+            "/settings/service-accounts/{id}/delete",
+            get(account::confirm_delete).post(account::delete_service_account),
         )
         .layer(DefaultBodyLimit::max(64 * 1024))
         // Console pages show private data, and the wizard's last step a secret: never cache.

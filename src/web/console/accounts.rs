@@ -23,14 +23,14 @@ pub const PAGE_SIZE: i64 = 50;
 
 /// One row of the list, ready to show.
 pub struct AccountRowView {
-    id: String,
-    name: String,
-    description: String,
-    client_id: String,
-    roles: String,
-    enabled: bool,
-    created: String,
-    last_used: Option<String>,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) client_id: String,
+    pub(crate) roles: String,
+    pub(crate) enabled: bool,
+    pub(crate) created: String,
+    pub(crate) last_used: Option<String>,
 }
 
 impl From<&AccountSummary> for AccountRowView {
@@ -71,6 +71,7 @@ pub struct ServiceAccountsPage {
 #[template(path = "console/service_accounts_table_partial.html")]
 pub struct ServiceAccountsTablePartial {
     rows: Vec<AccountRowView>,
+    csrf: String,
     q: String,
     paged: bool,
     can_write: bool,
@@ -127,6 +128,7 @@ pub async fn list_service_accounts(
         .map(|s| list_url(&q, Some(&ListFilter::cursor_after(&s.account))));
     let table = ServiceAccountsTablePartial {
         rows: page.iter().map(AccountRowView::from).collect(),
+        csrf: console.session.csrf_token.clone(),
         paged: after.is_some(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         first_url: list_url(&q, None),
@@ -162,13 +164,29 @@ pub struct WizardDetailsPage {
     description_error: Option<String>,
 }
 
-/// A role as offered in step 2.
+/// A role offered as a checkbox (wizard step 2, edit page).
 pub struct RoleChoice {
-    id: String,
-    name: String,
-    description: String,
-    permissions: Vec<String>,
-    checked: bool,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) permissions: Vec<String>,
+    pub(crate) checked: bool,
+}
+
+impl RoleChoice {
+    /// Every role, with those in `checked` ticked.
+    pub fn all(roles: Vec<crate::store::roles::RoleRow>, checked: &[String]) -> Vec<Self> {
+        roles
+            .into_iter()
+            .map(|r| Self {
+                checked: checked.contains(&r.id),
+                id: r.id,
+                name: r.name,
+                description: r.description,
+                permissions: r.permissions,
+            })
+            .collect()
+    }
 }
 
 /// Step 2 of the wizard.
@@ -190,7 +208,8 @@ pub struct WizardRolesPage {
 pub struct CredentialsPage {
     chrome: Option<Chrome>,
     section: &'static str,
-    name: String,
+    step: Option<&'static str>,
+    heading: String,
     client_id: String,
     client_secret: String,
     access_token_uri: String,
@@ -251,6 +270,12 @@ pub fn credentials_csv(c: &IssuedCredentials) -> Result<String, ConsoleError> {
 }
 
 impl CredentialsPage {
+    /// Changes the step label and heading (the page also follows a key regeneration).
+    pub fn retitle(&mut self, step: Option<&'static str>, heading: String) {
+        self.step = step;
+        self.heading = heading;
+    }
+
     /// The page for freshly issued credentials. The downloads are built into the page as
     /// `data:` links, so the secret is never kept anywhere on the server.
     pub fn new(console: &Console, c: &IssuedCredentials) -> Result<Self, ConsoleError> {
@@ -258,7 +283,8 @@ impl CredentialsPage {
         Ok(Self {
             chrome: console.chrome(),
             section: "service-accounts",
-            name: c.name.clone(),
+            step: Some("Step 3 of 3"),
+            heading: format!("Credentials for {}", c.name),
             client_id: c.client_id.clone(),
             client_secret: c.client_secret.expose().to_owned(),
             access_token_uri: c.access_token_uri.clone(),
@@ -314,16 +340,7 @@ async fn roles_page(
         csrf: console.session.csrf_token.clone(),
         name: name.to_owned(),
         description: description.to_owned(),
-        roles: roles
-            .into_iter()
-            .map(|r| RoleChoice {
-                checked: checked.contains(&r.id),
-                id: r.id,
-                name: r.name,
-                description: r.description,
-                permissions: r.permissions,
-            })
-            .collect(),
+        roles: RoleChoice::all(roles, checked),
         error,
     })
 }

@@ -1,0 +1,389 @@
+//! One service account's page and what an administrator does to it: toggle, edit,
+//! regenerate client keys, delete.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::accounts::{AccountRowView, CredentialsPage, RoleChoice};
+use super::{Chrome, Console, ConsoleError, FormFields};
+use crate::admin::AdminError;
+use crate::admin::accounts::UpdateAccount;
+use crate::app::AppState;
+use crate::domain::format_ms;
+use crate::domain::permission::{AUDIT_READ, SERVICE_ACCOUNTS_WRITE};
+use crate::store::accounts::{AccountRow, AccountSummary};
+use crate::store::audit::AuditFilter;
+use crate::store::roles::RoleRow;
+
+/// One row of the list, re-rendered after a toggle.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/account_row_partial.html")]
+pub struct AccountRowPartial {
+    r: AccountRowView,
+    csrf: String,
+    can_write: bool,
+}
+
+/// `POST /settings/service-accounts/{id}/enabled`: flips the Enabled toggle. htmx gets the
+/// new row; a plain form post goes back to the list.
+pub async fn toggle_service_account(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let enabled = match form.get("enabled") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            return Err(ConsoleError::BadRequest(
+                "Choose enabled or disabled.".into(),
+            ));
+        }
+    };
+    let actor = console.session.actor(&console.source);
+    let account = app.admin.set_enabled(&actor, &id, enabled).await?;
+    if headers.contains_key("hx-request") {
+        Ok(AccountRowPartial {
+            r: AccountRowView::from(&account),
+            csrf: console.session.csrf_token.clone(),
+            can_write: true,
+        }
+        .into_response())
+    } else {
+        Ok(Redirect::to("/settings/service-accounts").into_response())
+    }
+}
+
+/// An audit event as shown on the account page.
+pub struct EventView {
+    at: String,
+    actor: String,
+    action: String,
+    source: String,
+}
+
+/// The account page.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/account.html")]
+pub struct AccountPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    a: AccountRow,
+    created: String,
+    last_used: Option<String>,
+    previous: Option<(String, String)>,
+    token_url: String,
+    roles: Vec<RoleRow>,
+    events: Vec<EventView>,
+    can_write: bool,
+    notice: Option<String>,
+}
+
+async fn account_page(
+    app: &AppState,
+    console: &Console,
+    id: &str,
+    notice: Option<String>,
+) -> Result<AccountPage, ConsoleError> {
+    let actor = console.session.actor(&console.source);
+    let AccountSummary { account, roles } = app.admin.get_account(&actor, id).await?;
+    let role_ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
+    let all_roles = app.admin.list_roles(&actor).await?;
+    let events = if actor.can(AUDIT_READ) {
+        let filter = AuditFilter {
+            target: Some(account.id.clone()),
+            limit: 50,
+            ..AuditFilter::default()
+        };
+        app.admin
+            .audit_events(&actor, &filter)
+            .await?
+            .into_iter()
+            .map(|e| EventView {
+                at: format_ms(e.at),
+                actor: e.actor_name,
+                action: e.action,
+                source: e.source,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let now = crate::domain::now_ms();
+    Ok(AccountPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        created: format_ms(account.created_at),
+        last_used: account.last_used_at.map(format_ms),
+        previous: match (&account.old_client_id, account.old_expires_at) {
+            (Some(old), Some(t)) if t > now => Some((old.clone(), format_ms(t))),
+            _ => None,
+        },
+        token_url: app.admin.token_url().to_owned(),
+        roles: all_roles
+            .into_iter()
+            .filter(|r| role_ids.contains(&r.id))
+            .collect(),
+        events,
+        can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
+        notice,
+        a: account,
+    })
+}
+
+/// `GET /settings/service-accounts/{id}`.
+pub async fn show_service_account(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    Ok(account_page(&app, &console, &id, None)
+        .await?
+        .into_response())
+}
+
+/// The edit form.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/edit.html")]
+pub struct EditPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    original_name: String,
+    name: String,
+    description: String,
+    lifetime: String,
+    roles: Vec<RoleChoice>,
+    error: Option<String>,
+}
+
+fn require_write(console: &Console) -> Result<(), ConsoleError> {
+    if console.session.can(SERVICE_ACCOUNTS_WRITE) {
+        Ok(())
+    } else {
+        Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into())
+    }
+}
+
+/// `GET /settings/service-accounts/{id}/edit`.
+pub async fn edit_service_account(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require_write(&console)?;
+    let actor = console.session.actor(&console.source);
+    let s = app.admin.get_account(&actor, &id).await?;
+    let checked: Vec<String> = s.roles.iter().map(|r| r.id.clone()).collect();
+    let roles = RoleChoice::all(app.admin.list_roles(&actor).await?, &checked);
+    Ok(EditPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        original_name: s.account.name.clone(),
+        name: s.account.name,
+        description: s.account.description,
+        lifetime: s.account.token_lifetime_secs.to_string(),
+        roles,
+        error: None,
+        id,
+    }
+    .into_response())
+}
+
+/// `POST /settings/service-accounts/{id}/edit`.
+pub async fn save_service_account(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    require_write(&console)?;
+    let actor = console.session.actor(&console.source);
+    let name = form.get("name").unwrap_or_default().to_owned();
+    let description = form.get("description").unwrap_or_default().to_owned();
+    let lifetime_text = form
+        .get("token_lifetime_secs")
+        .unwrap_or_default()
+        .to_owned();
+    let role_ids = form.all("role");
+    let lifetime = lifetime_text.trim().parse::<i64>().map_err(|_| {
+        crate::domain::ValidationError::new(
+            "token_lifetime_secs",
+            "Token lifetime must be a whole number of seconds.",
+        )
+    });
+    let result = match lifetime {
+        Ok(secs) => {
+            app.admin
+                .update_account(
+                    &actor,
+                    &id,
+                    UpdateAccount {
+                        name: Some(name.clone()),
+                        description: Some(description.clone()),
+                        token_lifetime_secs: Some(secs),
+                        role_ids: Some(role_ids.clone()),
+                        enabled: None,
+                    },
+                )
+                .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    let message = match result {
+        Ok(_) => {
+            return Ok(
+                account_page(&app, &console, &id, Some("Changes saved.".into()))
+                    .await?
+                    .into_response(),
+            );
+        }
+        Err(AdminError::Invalid(v)) => v.message,
+        Err(AdminError::Conflict { message, .. } | AdminError::Escalation(message)) => message,
+        Err(e) => return Err(e.into()),
+    };
+    let current = app.admin.get_account(&actor, &id).await?;
+    let roles = RoleChoice::all(app.admin.list_roles(&actor).await?, &role_ids);
+    let page = EditPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        original_name: current.account.name,
+        name,
+        description,
+        lifetime: lifetime_text,
+        roles,
+        error: Some(message),
+        id,
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+/// The regenerate confirmation.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/regenerate.html")]
+pub struct RegeneratePage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    name: String,
+    error: Option<String>,
+}
+
+/// `GET /settings/service-accounts/{id}/regenerate`.
+pub async fn confirm_regenerate(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require_write(&console)?;
+    let s = app
+        .admin
+        .get_account(&console.session.actor(&console.source), &id)
+        .await?;
+    Ok(RegeneratePage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        id,
+        name: s.account.name,
+        error: None,
+    }
+    .into_response())
+}
+
+/// `POST /settings/service-accounts/{id}/regenerate`: the new keys, shown once, with the
+/// same downloads as the wizard's last step.
+pub async fn regenerate_keys(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let grace = form
+        .get("grace_period_seconds")
+        .unwrap_or("0")
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| {
+            ConsoleError::BadRequest("Choose when the current keys stop working.".into())
+        })?;
+    let creds = app
+        .admin
+        .regenerate_credentials(&console.session.actor(&console.source), &id, grace)
+        .await?;
+    let mut page = CredentialsPage::new(&console, &creds)?;
+    page.retitle(None, format!("New client keys for {}", creds.name));
+    Ok(page.into_response())
+}
+
+/// The delete confirmation.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/delete.html")]
+pub struct DeletePage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    name: String,
+    error: Option<String>,
+}
+
+/// `GET /settings/service-accounts/{id}/delete`.
+pub async fn confirm_delete(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require_write(&console)?;
+    let s = app
+        .admin
+        .get_account(&console.session.actor(&console.source), &id)
+        .await?;
+    Ok(DeletePage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        id,
+        name: s.account.name,
+        error: None,
+    }
+    .into_response())
+}
+
+/// `POST /settings/service-accounts/{id}/delete`: deletes when the typed name matches.
+pub async fn delete_service_account(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    require_write(&console)?;
+    let actor = console.session.actor(&console.source);
+    let s = app.admin.get_account(&actor, &id).await?;
+    if form.get("confirm_name").map(str::trim) != Some(s.account.name.as_str()) {
+        let page = DeletePage {
+            chrome: console.chrome(),
+            section: "service-accounts",
+            csrf: console.session.csrf_token.clone(),
+            id,
+            name: s.account.name,
+            error: Some("The name you typed does not match; nothing was deleted.".into()),
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+    }
+    app.admin.delete_account(&actor, &id).await?;
+    Ok(Redirect::to("/settings/service-accounts").into_response())
+}
