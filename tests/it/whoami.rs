@@ -162,3 +162,22 @@ async fn ending_the_session_kills_the_token() {
     // A dead token cannot end a session again.
     app.end_session(&token).await.assert_invalid_token();
 }
+
+#[tokio::test]
+async fn a_token_issued_after_reenabling_dies_at_the_next_disable_even_within_the_same_second() {
+    let app = TestApp::spawn().await;
+    let creds = app.account("billing").create().await;
+    app.disable(&creds).await;
+    app.enable(&creds).await;
+    // Minted within the second of the cut-off: it carries the next second as `iat`.
+    let token = app.token(&creds).await;
+    assert_eq!(app.whoami(&token).await.status, StatusCode::OK);
+
+    app.disable(&creds).await;
+    app.enable(&creds).await;
+
+    app.whoami(&token).await.assert_invalid_token();
+    let fresh = app.token(&creds).await;
+    let res = app.whoami(&fresh).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+}
