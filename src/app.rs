@@ -58,6 +58,9 @@ impl App {
             keyset,
             config.issuer(),
         ));
+        // Know the revoked tokens before the first request, not only once the change-feed
+        // follower has started.
+        oauth.load_revocations().await?;
         let admin = Admin::new(store.clone(), hasher, oauth.clone(), config.token_url());
         Ok(AppState(Arc::new(App {
             config,

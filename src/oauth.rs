@@ -374,7 +374,7 @@ impl OAuth {
     }
 
     /// Loads the live revocations and returns the feed position they are current to.
-    async fn load_revocations(&self) -> Result<i64, StoreError> {
+    pub(crate) async fn load_revocations(&self) -> Result<i64, StoreError> {
         let seq = changes::last_seq(self.store.pool()).await?;
         let list = changes::revoked_tokens(self.store.pool(), now_ms()).await?;
         self.cache.set_revoked(list);

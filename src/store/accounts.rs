@@ -368,8 +368,12 @@ pub async fn count(pool: &AnyPool) -> Result<i64, StoreError> {
         .try_get("n")?)
 }
 
-/// Enables or disables an account; disabling also moves its token cut-off to `now` and ends
-/// any grace period, so every token it holds dies.
+/// Enables or disables an account; disabling also moves its token cut-off past `now` and
+/// past every token already issued, and ends any grace period, so every token it holds dies.
+///
+/// Tokens carry whole seconds, and one minted within the second of an earlier cut-off carries
+/// the next second as `iat` (see `OAuth::issue`); the new cut-off must lie beyond that too,
+/// or such a token would outlive a disable-and-enable within the same second.
 #[instrument(skip_all)]
 pub async fn set_enabled(
     tx: &mut Tx,
@@ -380,7 +384,10 @@ pub async fn set_enabled(
     let sql = if enabled {
         "update service_accounts set enabled = 1, updated_at = $2 where id = $1"
     } else {
-        "update service_accounts set enabled = 0, tokens_valid_after = $2, \
+        "update service_accounts set enabled = 0, \
+         tokens_valid_after = case \
+           when $2 > ((tokens_valid_after + 999) / 1000) * 1000 then $2 + 1 \
+           else ((tokens_valid_after + 999) / 1000) * 1000 + 1 end, \
          old_client_id = null, old_secret_hash = null, old_expires_at = null, updated_at = $2 \
          where id = $1"
     };
