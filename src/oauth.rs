@@ -186,12 +186,11 @@ impl OAuth {
             }
         };
         let now = now_ms();
-        // Tokens issued before `tokens_valid_after` are dead. A token minted within the same
-        // second as that cut-off carries the next whole second as `iat`, so that it is not
-        // mistaken for an older one (JWT times have one-second resolution).
-        let iat = (now / 1000).max((rec.tokens_valid_after + 999) / 1000);
+        let iat = now / 1000;
         let exp = iat + rec.token_lifetime_secs;
-        let jti = random_token::<16>();
+        // The jti carries the account's token generation: disabling or regenerating moves
+        // the generation on, which kills every older token in one write, whatever the clock.
+        let jti = format!("{}.{}", rec.token_generation, random_token::<16>());
         let access_token = self.signer.sign(
             &self.issuer,
             &rec.id,
@@ -228,7 +227,7 @@ impl OAuth {
             }
         };
         let alive = if claims.client_id == account.client_id {
-            claims.iat.saturating_mul(1000) >= account.tokens_valid_after
+            generation_of(&claims.jti) == Some(account.token_generation)
         } else {
             // Tokens of the previous credentials live until the grace period ends.
             account.old_client_id.as_deref() == Some(claims.client_id.as_str())
@@ -385,6 +384,11 @@ impl OAuth {
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
         self.usage.flush(&self.store).await
     }
+}
+
+/// The token generation a `jti` was minted under (see [`OAuth::issue`]).
+fn generation_of(jti: &str) -> Option<i64> {
+    jti.split_once('.')?.0.parse().ok()
 }
 
 /// Whether the sorted `permissions` contain `p`.

@@ -12,7 +12,7 @@ create table service_accounts (
     old_secret_hash       text,
     old_expires_at        bigint,
     token_lifetime_secs   bigint  not null default 3600,
-    tokens_valid_after    bigint  not null default 0,
+    token_generation      bigint  not null default 0,
     created_at            bigint  not null,
     updated_at            bigint  not null,
     last_used_at          bigint

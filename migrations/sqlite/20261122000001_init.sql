@@ -12,7 +12,7 @@ create table service_accounts (
     old_secret_hash       text,
     old_expires_at        integer,
     token_lifetime_secs   integer not null default 3600,
-    tokens_valid_after    integer not null default 0,
+    token_generation      integer not null default 0,
     created_at            integer not null,
     updated_at            integer not null,
     last_used_at          integer

@@ -144,8 +144,7 @@ impl TokenVerifier {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf", "iat"]);
         validation.validate_nbf = true;
-        // Tokens minted in the second after an account change carry the next second as `iat`
-        // (see `OAuth::issue`), so a small leeway keeps them valid at once.
+        // Allow a few seconds of clock skew between instances sharing a database.
         validation.leeway = 5;
         Self { keys, validation }
     }

@@ -24,8 +24,9 @@ pub struct AccountRow {
     pub old_expires_at: Option<i64>,
     /// Access-token lifetime in seconds.
     pub token_lifetime_secs: i64,
-    /// Tokens issued before this instant (epoch ms) are dead.
-    pub tokens_valid_after: i64,
+    /// Generation of the account's tokens: disabling and regenerating move it on, and a
+    /// token minted under an older generation is dead.
+    pub token_generation: i64,
     /// Created (epoch ms).
     pub created_at: i64,
     /// Last changed (epoch ms).
@@ -73,8 +74,9 @@ pub struct AuthRecord {
     pub old_expires_at: Option<i64>,
     /// Access-token lifetime in seconds.
     pub token_lifetime_secs: i64,
-    /// Tokens issued before this instant (epoch ms) are dead.
-    pub tokens_valid_after: i64,
+    /// Generation of the account's tokens: disabling and regenerating move it on, and a
+    /// token minted under an older generation is dead.
+    pub token_generation: i64,
     /// Effective roles (direct and through groups), by name, sorted.
     pub roles: Vec<String>,
     /// Effective permissions, sorted, without duplicates.
@@ -149,7 +151,7 @@ impl ListFilter {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
-     old_expires_at, token_lifetime_secs, tokens_valid_after, created_at, updated_at, last_used_at";
+     old_expires_at, token_lifetime_secs, token_generation, created_at, updated_at, last_used_at";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
@@ -161,7 +163,7 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
         old_client_id: row.try_get("old_client_id")?,
         old_expires_at: row.try_get("old_expires_at")?,
         token_lifetime_secs: row.try_get("token_lifetime_secs")?,
-        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        token_generation: row.try_get("token_generation")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_used_at: row.try_get("last_used_at")?,
@@ -173,7 +175,7 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
 pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "insert into service_accounts (id, name, description, enabled, client_id, secret_hash, \
-         token_lifetime_secs, tokens_valid_after, created_at, updated_at) \
+         token_lifetime_secs, token_generation, created_at, updated_at) \
          values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7)",
     )
     .bind(new.id)
@@ -217,7 +219,7 @@ async fn auth_where(
 ) -> Result<Option<AuthRecord>, StoreError> {
     let sql = format!(
         "select id, name, enabled, client_id, secret_hash, old_client_id, old_secret_hash, \
-         old_expires_at, token_lifetime_secs, tokens_valid_after \
+         old_expires_at, token_lifetime_secs, token_generation \
          from service_accounts where {condition}"
     );
     let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
@@ -257,7 +259,7 @@ async fn auth_where(
         old_secret_hash: row.try_get("old_secret_hash")?,
         old_expires_at: row.try_get("old_expires_at")?,
         token_lifetime_secs: row.try_get("token_lifetime_secs")?,
-        tokens_valid_after: row.try_get("tokens_valid_after")?,
+        token_generation: row.try_get("token_generation")?,
         roles,
         permissions,
     }))
@@ -368,12 +370,8 @@ pub async fn count(pool: &AnyPool) -> Result<i64, StoreError> {
         .try_get("n")?)
 }
 
-/// Enables or disables an account; disabling also moves its token cut-off past `now` and
-/// past every token already issued, and ends any grace period, so every token it holds dies.
-///
-/// Tokens carry whole seconds, and one minted within the second of an earlier cut-off carries
-/// the next second as `iat` (see `OAuth::issue`); the new cut-off must lie beyond that too,
-/// or such a token would outlive a disable-and-enable within the same second.
+/// Enables or disables an account; disabling also moves its token generation on and ends
+/// any grace period, so every token it holds dies (and stays dead when it is enabled again).
 #[instrument(skip_all)]
 pub async fn set_enabled(
     tx: &mut Tx,
@@ -384,10 +382,7 @@ pub async fn set_enabled(
     let sql = if enabled {
         "update service_accounts set enabled = 1, updated_at = $2 where id = $1"
     } else {
-        "update service_accounts set enabled = 0, \
-         tokens_valid_after = case \
-           when $2 > ((tokens_valid_after + 999) / 1000) * 1000 then $2 + 1 \
-           else ((tokens_valid_after + 999) / 1000) * 1000 + 1 end, \
+        "update service_accounts set enabled = 0, token_generation = token_generation + 1, \
          old_client_id = null, old_secret_hash = null, old_expires_at = null, updated_at = $2 \
          where id = $1"
     };
@@ -400,7 +395,7 @@ pub async fn set_enabled(
 }
 
 /// New credentials for an account; the previous pair keeps working until `old_expires_at`
-/// when given, and its tokens with it. Tokens of the new pair start at `now`.
+/// when given, and its tokens with it. Tokens of the new pair start a new generation.
 #[instrument(skip_all)]
 pub async fn replace_credentials(
     tx: &mut Tx,
@@ -415,7 +410,8 @@ pub async fn replace_credentials(
            old_client_id = case when $4 > 0 then client_id else null end, \
            old_secret_hash = case when $4 > 0 then secret_hash else null end, \
            old_expires_at = case when $4 > 0 then $4 else null end, \
-           client_id = $2, secret_hash = $3, tokens_valid_after = $5, updated_at = $5 \
+           client_id = $2, secret_hash = $3, token_generation = token_generation + 1, \
+           updated_at = $5 \
          where id = $1",
     )
     .bind(id)

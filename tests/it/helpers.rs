@@ -535,7 +535,8 @@ impl TestApp {
             &self.issuer,
             iat,
             exp,
-            &format!("forged-{}", hex(&random_bytes::<8>())),
+            // A fresh account's tokens are of generation 0 (the jti's prefix).
+            &format!("0.forged-{}", hex(&random_bytes::<8>())),
             "tokens:introspect",
         )
     }

@@ -7,8 +7,10 @@
 
 mod helpers;
 
+mod browser;
 mod cli;
 mod client_library;
+mod console;
 mod instances;
 mod introspect;
 mod metadata;

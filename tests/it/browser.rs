@@ -1,0 +1,395 @@
+//! End to end in real headless Chromium (Debian's `chromium` and `chromium-driver`), driven
+//! through WebDriver: sign in, walk the add-account wizard, read the credentials, fetch both
+//! downloads, and get tokens with the keys from each file.
+//!
+//! Without a browser these tests print that they were skipped, unless
+//! `KEYGATE_REQUIRE_BROWSER` is set (as CI does), when they fail instead.
+//! With `KEYGATE_SCREENSHOTS=1` they save the wizard's screenshots under `docs/`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use fantoccini::{Client, ClientBuilder, Locator};
+use keygate::domain::audit::Actor;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A chromedriver process and a browser session, ended on drop.
+pub struct Chrome {
+    pub client: Client,
+    driver: Child,
+    profile: PathBuf,
+    pub downloads: PathBuf,
+}
+
+impl Drop for Chrome {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+        let _ = std::fs::remove_dir_all(&self.downloads);
+    }
+}
+
+fn find_binary(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|n| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(n))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Starts headless Chromium, or says the test is skipped (`None`).
+pub async fn chrome(test: &str) -> Option<Chrome> {
+    let browser = find_binary(&["chromium", "chromium-browser"]);
+    let driver = find_binary(&["chromedriver"]);
+    let (Some(browser), Some(driver)) = (browser, driver) else {
+        if std::env::var_os("KEYGATE_REQUIRE_BROWSER").is_some() {
+            panic!("KEYGATE_REQUIRE_BROWSER is set but chromium or chromedriver is missing");
+        }
+        // Written straight to stderr so `cargo test` shows it even for a passing test.
+        let _ = writeln!(
+            std::io::stderr(),
+            "browser test {test} skipped: install Debian's chromium and chromium-driver to run it"
+        );
+        return None;
+    };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let unique = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let profile = std::env::temp_dir().join(format!("keygate-chrome-{unique}"));
+    let downloads = std::env::temp_dir().join(format!("keygate-downloads-{unique}"));
+    std::fs::create_dir_all(&downloads).unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": browser,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_err = None;
+    for _ in 0..50 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Some(Chrome {
+                    client,
+                    driver: child,
+                    profile,
+                    downloads,
+                });
+            }
+            Err(e) => {
+                last_err = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("cannot start a Chromium session: {last_err:?}");
+}
+
+impl Chrome {
+    /// Saves a screenshot under `docs/` when `KEYGATE_SCREENSHOTS` is set.
+    pub async fn screenshot(&self, name: &str) {
+        if std::env::var_os("KEYGATE_SCREENSHOTS").is_none() {
+            return;
+        }
+        let png = self.client.screenshot().await.unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name);
+        std::fs::write(path, png).unwrap();
+    }
+
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
+    pub async fn text_of(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    pub async fn value_of(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    pub async fn body(&self) -> String {
+        self.client.source().await.unwrap()
+    }
+
+    /// Waits until the page's `h1` reads `text` (after an htmx swap or a navigation).
+    pub async fn wait_for_heading(&self, text: &str) {
+        for _ in 0..100 {
+            if let Ok(h) = self.client.find(Locator::Css("h1")).await
+                && h.text().await.is_ok_and(|t| t.contains(text))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no heading {text:?} in {}", self.body().await);
+    }
+
+    /// Signs in through the form.
+    pub async fn sign_in(&self, base: &str, username: &str) {
+        self.client.goto(&format!("{base}/login")).await.unwrap();
+        self.find("#username")
+            .await
+            .send_keys(username)
+            .await
+            .unwrap();
+        self.find("#password")
+            .await
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        self.find("form[action='/login'] button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
+        self.wait_for_heading("Service Accounts").await;
+    }
+
+    /// Waits for a downloaded file to be complete.
+    pub async fn downloaded(&self, name: &str) -> String {
+        let path = self.downloads.join(name);
+        for _ in 0..100 {
+            if let Ok(s) = std::fs::read_to_string(&path)
+                && !s.is_empty()
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{name} was not downloaded into {}",
+            self.downloads.display()
+        );
+    }
+}
+
+/// A served app with an administrator.
+pub async fn served_app_with_admin() -> TestApp {
+    let app = TestApp::builder().serving().start().await;
+    let ids = app
+        .state
+        .admin
+        .role_ids_by_names(&["Administrator".to_owned()])
+        .await
+        .unwrap();
+    app.state
+        .admin
+        .create_user(&Actor::system(), "admin", PASSWORD.to_owned(), &ids)
+        .await
+        .unwrap();
+    app
+}
+
+async fn token_with(app: &TestApp, client_id: &str, secret: &str, token_url: &str) -> Value {
+    assert_eq!(token_url, format!("{}/oauth/token", app.base_url()));
+    let res = reqwest::Client::new()
+        .post(token_url)
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn decode_data_url(href: &str) -> String {
+    let b64 = href.split_once("base64,").expect("a base64 data: URL").1;
+    String::from_utf8(STANDARD.decode(b64).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn an_administrator_adds_an_account_and_both_downloads_work_at_the_token_endpoint() {
+    let Some(chrome) = chrome("wizard").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    chrome.sign_in(&base, "admin").await;
+    assert!(chrome.body().await.contains("No service accounts yet"));
+
+    // Step 1, with a validation round trip that keeps what was typed.
+    chrome
+        .find("a.button.primary[href='/settings/service-accounts/new']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    assert_eq!(chrome.text_of(".step").await.to_lowercase(), "step 1 of 3");
+    chrome
+        .find("#description")
+        .await
+        .send_keys("Ships invoices to the ledger")
+        .await
+        .unwrap();
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let error = chrome.text_of("#name-error").await;
+    assert_eq!(error, "Name is required.");
+    assert_eq!(
+        chrome.value_of("#description").await,
+        "Ships invoices to the ledger"
+    );
+    let name = "Billing \"Exporter\", Inc.";
+    chrome.find("#name").await.send_keys(name).await.unwrap();
+    chrome.screenshot("wizard-step-1.png").await;
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // Step 2, Back keeps step 1, then choose a role and add.
+    chrome.wait_for_heading("Roles").await;
+    assert_eq!(chrome.text_of(".step").await.to_lowercase(), "step 2 of 3");
+    chrome
+        .find("button[value=details]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    assert_eq!(chrome.value_of("#name").await, name);
+    assert_eq!(
+        chrome.value_of("#description").await,
+        "Ships invoices to the ledger"
+    );
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Roles").await;
+    let introspector = chrome
+        .find("input[type=checkbox][value='builtin-token-introspector']")
+        .await;
+    introspector.click().await.unwrap();
+    chrome.screenshot("wizard-step-2.png").await;
+    chrome
+        .find("button[value=create]")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    // Step 3: the credentials, once.
+    chrome.wait_for_heading("Credentials for").await;
+    assert_eq!(chrome.text_of(".step").await.to_lowercase(), "step 3 of 3");
+    let client_id = chrome.value_of("#cred-client-id").await;
+    let secret = chrome.value_of("#cred-client-secret").await;
+    let token_url = chrome.value_of("#cred-token-uri").await;
+    assert!(client_id.starts_with("kgc_") && secret.starts_with("kgs_"));
+    chrome.screenshot("wizard-step-3.png").await;
+
+    let json_link = chrome.find("#download-json").await;
+    let csv_link = chrome.find("#download-csv").await;
+    let json_file = json_link.attr("download").await.unwrap().unwrap();
+    let csv_file = csv_link.attr("download").await.unwrap().unwrap();
+    assert_eq!(json_file, "Billing--Exporter---Inc-credentials.json");
+    assert_eq!(csv_file, "Billing--Exporter---Inc-credentials.csv");
+    let json_href = json_link.attr("href").await.unwrap().unwrap();
+    let csv_href = csv_link.attr("href").await.unwrap().unwrap();
+    json_link.click().await.unwrap();
+    csv_link.click().await.unwrap();
+    let json_text = chrome.downloaded(&json_file).await;
+    let csv_text = chrome.downloaded(&csv_file).await;
+    assert_eq!(json_text, decode_data_url(&json_href));
+    assert_eq!(csv_text, decode_data_url(&csv_href));
+
+    // Keys from the JSON file get a token…
+    let from_json: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(from_json["name"], name);
+    assert_eq!(from_json["client_id"], client_id.as_str());
+    assert_eq!(from_json["client_secret"], secret.as_str());
+    let t = token_with(
+        &app,
+        from_json["client_id"].as_str().unwrap(),
+        from_json["client_secret"].as_str().unwrap(),
+        from_json["access_token_uri"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(t["scope"], "tokens:introspect");
+
+    // …and so do the keys from the CSV file, read with a CSV parser.
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[0], name);
+    let t = token_with(&app, &row[1], &row[2], &row[3]).await;
+    assert_eq!(t["client_id"], client_id.as_str());
+    assert_eq!(token_url, row[3].to_owned());
+
+    // Done goes back to the list, which shows the account and not the secret.
+    chrome
+        .find("a.button.primary[href='/settings/service-accounts']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Accounts").await;
+    let list = chrome.body().await;
+    assert!(list.contains(&client_id));
+    assert!(!list.contains(&secret));
+
+    // The browser's Back button and a reload never show the secret again.
+    chrome.client.back().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!chrome.body().await.contains(&secret));
+    chrome.client.refresh().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!chrome.body().await.contains(&secret));
+
+    chrome.client.clone().close().await.unwrap();
+}
