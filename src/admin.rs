@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod roles;
 pub mod users;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::domain::ValidationError;
 use crate::domain::audit::Actor;
 use crate::domain::secret::SecretHasher;
 use crate::oauth::OAuth;
+use crate::store::roles::RoleRow;
 use crate::store::{Store, StoreError};
 
 /// Why an operation did not happen. Nothing was changed in any case.
@@ -74,6 +76,20 @@ impl Admin {
     /// The token endpoint URL printed with credentials.
     pub fn token_url(&self) -> &str {
         &self.token_url
+    }
+
+    /// Refuses to give `roles` unless the actor holds every permission they carry.
+    fn ensure_grantable(actor: &Actor, roles: &[RoleRow]) -> Result<(), AdminError> {
+        for role in roles {
+            if let Some(p) = actor.lacks_any(&role.permissions) {
+                return Err(AdminError::Escalation(format!(
+                    "You cannot give the role \u{201c}{}\u{201d}: it carries the {p} permission, \
+                     which you do not hold yourself.",
+                    role.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn require(actor: &Actor, permission: &'static str) -> Result<(), AdminError> {

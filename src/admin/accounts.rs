@@ -132,15 +132,7 @@ impl Admin {
                 "One of the chosen roles does not exist (any more).",
             )));
         }
-        for role in &roles {
-            if let Some(p) = actor.lacks_any(&role.permissions) {
-                return Err(AdminError::Escalation(format!(
-                    "You cannot give the role \u{201c}{}\u{201d}: it carries the {p} permission, \
-                     which you do not hold yourself.",
-                    role.name
-                )));
-            }
-        }
+        Self::ensure_grantable(actor, &roles)?;
         Ok(roles)
     }
 

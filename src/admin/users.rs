@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{Admin, AdminError};
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
-use crate::domain::permission::USERS_WRITE;
+use crate::domain::permission::{USERS_READ, USERS_WRITE};
 use crate::domain::secret::{random_bytes, random_token, sha256_b64};
 use crate::domain::{ValidationError, now_ms};
 use crate::store::users::{self, UserRow};
@@ -81,6 +81,8 @@ impl Admin {
     ) -> Result<UserRow, AdminError> {
         Self::require(actor, USERS_WRITE)?;
         let username = parse_username(username)?;
+        let roles = crate::store::roles::by_ids(self.store.pool(), role_ids).await?;
+        Self::ensure_grantable(actor, &roles)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(ValidationError::new(
                 "password",
@@ -365,5 +367,92 @@ impl Admin {
     /// Whether any console user exists (a fresh install shows how to create one).
     pub async fn has_console_users(&self) -> Result<bool, StoreError> {
         Ok(users::count(self.store.pool()).await? > 0)
+    }
+}
+
+impl Admin {
+    /// Every console user with their roles.
+    pub async fn list_users(
+        &self,
+        actor: &Actor,
+    ) -> Result<Vec<(UserRow, Vec<crate::store::accounts::RoleRef>)>, AdminError> {
+        Self::require(actor, USERS_READ)?;
+        Ok(users::list(self.store.pool()).await?)
+    }
+
+    async fn user_named(&self, id: &str) -> Result<UserRow, AdminError> {
+        users::list(self.store.pool())
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .find(|u| u.id == id)
+            .ok_or(AdminError::NotFound("console user"))
+    }
+
+    /// Enables or disables a console user; disabling ends their sessions at once. Nobody
+    /// disables themselves (the last administrator could lock everyone out).
+    pub async fn set_user_enabled(
+        &self,
+        actor: &Actor,
+        id: &str,
+        enabled: bool,
+    ) -> Result<(), AdminError> {
+        Self::require(actor, USERS_WRITE)?;
+        if !enabled && actor.kind == ActorKind::ConsoleUser && actor.id == id {
+            return Err(ValidationError::new("enabled", "You cannot disable yourself.").into());
+        }
+        let user = self.user_named(id).await?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        users::set_enabled(&mut tx, id, enabled, now).await?;
+        let event = AuditEvent {
+            action: if enabled {
+                "console_user.enabled"
+            } else {
+                "console_user.disabled"
+            },
+            target_kind: "console_user",
+            target_id: id.to_owned(),
+            target_name: user.username,
+            detail: String::new(),
+        };
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a console user exactly these roles; only roles whose every permission the
+    /// actor holds can be given.
+    pub async fn set_user_roles(
+        &self,
+        actor: &Actor,
+        id: &str,
+        role_ids: &[String],
+    ) -> Result<(), AdminError> {
+        Self::require(actor, USERS_WRITE)?;
+        let user = self.user_named(id).await?;
+        let roles = crate::store::roles::by_ids(self.store.pool(), role_ids).await?;
+        if roles.len() != role_ids.len() {
+            return Err(
+                ValidationError::new("roles", "One of the chosen roles does not exist.").into(),
+            );
+        }
+        Self::ensure_grantable(actor, &roles)?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        users::set_roles(&mut tx, id, role_ids).await?;
+        let event = AuditEvent {
+            action: "console_user.roles_changed",
+            target_kind: "console_user",
+            target_id: id.to_owned(),
+            target_name: user.username,
+            detail: serde_json::json!({
+                "roles": roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            })
+            .to_string(),
+        };
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -59,3 +59,94 @@ pub async fn by_ids(pool: &AnyPool, ids: &[String]) -> Result<Vec<RoleRow>, Stor
     let all = list(pool).await?;
     Ok(all.into_iter().filter(|r| ids.contains(&r.id)).collect())
 }
+
+/// Inserts a custom role with its permissions.
+#[instrument(skip_all)]
+pub async fn insert(tx: &mut super::Tx, role: &RoleRow, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into roles (id, name, description, builtin, created_at, updated_at) \
+         values ($1, $2, $3, 0, $4, $4)",
+    )
+    .bind(&role.id)
+    .bind(&role.name)
+    .bind(&role.description)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    set_permissions(tx, &role.id, &role.permissions).await
+}
+
+/// Changes a custom role's name, description and permissions (built-in roles never match).
+#[instrument(skip_all)]
+pub async fn update(tx: &mut super::Tx, role: &RoleRow, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update roles set name = $2, description = $3, updated_at = $4 \
+         where id = $1 and builtin = 0",
+    )
+    .bind(&role.id)
+    .bind(&role.name)
+    .bind(&role.description)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    set_permissions(tx, &role.id, &role.permissions).await?;
+    Ok(true)
+}
+
+async fn set_permissions(
+    tx: &mut super::Tx,
+    role_id: &str,
+    permissions: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("delete from role_permissions where role_id = $1")
+        .bind(role_id)
+        .execute(&mut **tx)
+        .await?;
+    for p in permissions {
+        sqlx::query("insert into role_permissions (role_id, permission) values ($1, $2)")
+            .bind(role_id)
+            .bind(p)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes a custom role; its assignments to accounts, groups and users go with it.
+#[instrument(skip_all)]
+pub async fn delete(tx: &mut super::Tx, id: &str) -> Result<bool, StoreError> {
+    for sql in [
+        "delete from account_roles where role_id = $1",
+        "delete from group_roles where role_id = $1",
+        "delete from user_roles where role_id = $1",
+        "delete from role_permissions where role_id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut **tx).await?;
+    }
+    let done = sqlx::query("delete from roles where id = $1 and builtin = 0")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Who holds a role: (service accounts directly, groups, console users).
+#[instrument(skip_all)]
+pub async fn holders(pool: &AnyPool, id: &str) -> Result<(i64, i64, i64), StoreError> {
+    let row = sqlx::query(
+        "select (select count(*) from account_roles where role_id = $1) as accounts, \
+                (select count(*) from group_roles where role_id = $1) as groups_, \
+                (select count(*) from user_roles where role_id = $1) as users",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    Ok((
+        row.try_get("accounts")?,
+        row.try_get("groups_")?,
+        row.try_get("users")?,
+    ))
+}

@@ -205,3 +205,73 @@ pub async fn purge_sessions(pool: &AnyPool, now: i64, idle_before: i64) -> Resul
         .await?;
     Ok(())
 }
+
+/// Every console user with their roles, by username.
+#[instrument(skip_all)]
+pub async fn list(
+    pool: &AnyPool,
+) -> Result<Vec<(UserRow, Vec<crate::store::accounts::RoleRef>)>, StoreError> {
+    let sql = format!("select {USER_COLUMNS} from console_users order by lower(username)");
+    let users = sqlx::query(&sql).fetch_all(pool).await?;
+    let roles = sqlx::query(
+        "select ur.user_id as user_id, r.id as id, r.name as name from user_roles ur \
+         join roles r on r.id = ur.role_id order by lower(r.name)",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(users.len());
+    for u in &users {
+        let user = user_from_row(u)?;
+        let mut mine = Vec::new();
+        for r in &roles {
+            if r.try_get::<String, _>("user_id")? == user.id {
+                mine.push(crate::store::accounts::RoleRef {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                });
+            }
+        }
+        out.push((user, mine));
+    }
+    Ok(out)
+}
+
+/// Enables or disables a user; disabling ends their sessions.
+#[instrument(skip_all)]
+pub async fn set_enabled(
+    tx: &mut Tx,
+    id: &str,
+    enabled: bool,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("update console_users set enabled = $2, updated_at = $3 where id = $1")
+        .bind(id)
+        .bind(i64::from(enabled))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    if !enabled {
+        sqlx::query("delete from console_sessions where user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces a user's roles.
+#[instrument(skip_all)]
+pub async fn set_roles(tx: &mut Tx, id: &str, role_ids: &[String]) -> Result<(), StoreError> {
+    sqlx::query("delete from user_roles where user_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    for r in role_ids {
+        sqlx::query("insert into user_roles (user_id, role_id) values ($1, $2)")
+            .bind(id)
+            .bind(r)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,435 @@
+//! Roles and groups: custom roles hold permission strings, groups hold roles, accounts join
+//! groups. Built-in roles are read-only. Nobody gives a permission they do not hold.
+
+use super::{Admin, AdminError};
+use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::permission::{self, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
+use crate::domain::{ValidationError, now_ms};
+use crate::store::accounts::RoleRef;
+use crate::store::changes::{self, Change};
+use crate::store::groups::{self, GroupRow};
+use crate::store::roles::{self, RoleRow};
+use crate::store::{StoreError, Tx, audit};
+
+/// What a role is made of, as typed by the user.
+#[derive(Debug, Clone, Default)]
+pub struct RoleInput {
+    /// Name (unique, 1–100 characters).
+    pub name: String,
+    /// Description (at most 1000 characters).
+    pub description: String,
+    /// Permission strings (`area:verb`).
+    pub permissions: Vec<String>,
+}
+
+/// What a group is made of, as typed by the user.
+#[derive(Debug, Clone, Default)]
+pub struct GroupInput {
+    /// Name (unique, 1–100 characters).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Role ids the group gives its members.
+    pub role_ids: Vec<String>,
+    /// Member service-account ids.
+    pub member_ids: Vec<String>,
+}
+
+fn parse_name(field: &'static str, s: &str) -> Result<String, ValidationError> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "Name must be 1 to 100 characters, without control characters.",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+fn parse_description(s: &str) -> Result<String, ValidationError> {
+    Ok(crate::domain::account::Description::parse(s)?
+        .as_ref()
+        .to_owned())
+}
+
+impl Admin {
+    fn check_grantable(actor: &Actor, what: &str, perms: &[String]) -> Result<(), AdminError> {
+        match actor.lacks_any(perms) {
+            Some(p) => Err(AdminError::Escalation(format!(
+                "You cannot give {what} the {p} permission: you do not hold it yourself."
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    async fn commit_with_event(
+        &self,
+        mut tx: Tx,
+        actor: &Actor,
+        event: AuditEvent,
+        change: Change,
+    ) -> Result<(), AdminError> {
+        let now = now_ms();
+        audit::append(&mut tx, actor, &event, now).await?;
+        changes::append(&mut tx, self.store.backend(), &change, now).await?;
+        tx.commit().await?;
+        self.oauth.apply_local(&change);
+        Ok(())
+    }
+
+    /// One role.
+    pub async fn get_role(&self, actor: &Actor, id: &str) -> Result<RoleRow, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        roles::by_ids(self.store.pool(), &[id.to_owned()])
+            .await?
+            .pop()
+            .ok_or(AdminError::NotFound("role"))
+    }
+
+    /// Who holds a role: (service accounts directly, groups, console users).
+    pub async fn role_holders(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<(i64, i64, i64), AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        Ok(roles::holders(self.store.pool(), id).await?)
+    }
+
+    fn role_from_input(id: String, input: &RoleInput) -> Result<RoleRow, AdminError> {
+        let mut permissions = input
+            .permissions
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| permission::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        permissions.sort();
+        permissions.dedup();
+        Ok(RoleRow {
+            id,
+            name: parse_name("name", &input.name)?,
+            description: parse_description(&input.description)?,
+            builtin: false,
+            permissions,
+        })
+    }
+
+    fn role_conflict(name: &str) -> AdminError {
+        AdminError::Conflict {
+            field: "name",
+            message: format!("A role named \u{201c}{name}\u{201d} already exists."),
+        }
+    }
+
+    /// Creates a custom role.
+    pub async fn create_role(
+        &self,
+        actor: &Actor,
+        input: RoleInput,
+    ) -> Result<RoleRow, AdminError> {
+        Self::require(actor, ROLES_WRITE)?;
+        let role = Self::role_from_input(uuid::Uuid::new_v4().to_string(), &input)?;
+        Self::check_grantable(actor, "a role", &role.permissions)?;
+        let mut tx = self.store.begin().await?;
+        match roles::insert(&mut tx, &role, now_ms()).await {
+            Err(StoreError::Conflict) => return Err(Self::role_conflict(&role.name)),
+            other => other?,
+        }
+        let event = AuditEvent {
+            action: "role.created",
+            target_kind: "role",
+            target_id: role.id.clone(),
+            target_name: role.name.clone(),
+            detail: serde_json::json!({ "permissions": role.permissions }).to_string(),
+        };
+        self.commit_with_event(tx, actor, event, Change::AllAccounts)
+            .await?;
+        Ok(role)
+    }
+
+    /// Changes a custom role; built-in roles are read-only.
+    pub async fn update_role(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: RoleInput,
+    ) -> Result<RoleRow, AdminError> {
+        Self::require(actor, ROLES_WRITE)?;
+        let before = self.get_role(actor, id).await?;
+        if before.builtin {
+            return Err(AdminError::Escalation(
+                "Built-in roles cannot be changed.".into(),
+            ));
+        }
+        let role = Self::role_from_input(id.to_owned(), &input)?;
+        Self::check_grantable(actor, "a role", &role.permissions)?;
+        let mut tx = self.store.begin().await?;
+        match roles::update(&mut tx, &role, now_ms()).await {
+            Err(StoreError::Conflict) => return Err(Self::role_conflict(&role.name)),
+            Ok(false) => return Err(AdminError::NotFound("role")),
+            other => {
+                other?;
+            }
+        }
+        let event = AuditEvent {
+            action: "role.updated",
+            target_kind: "role",
+            target_id: role.id.clone(),
+            target_name: role.name.clone(),
+            detail: serde_json::json!({
+                "permissions": role.permissions, "previous_permissions": before.permissions,
+            })
+            .to_string(),
+        };
+        self.commit_with_event(tx, actor, event, Change::AllAccounts)
+            .await?;
+        Ok(role)
+    }
+
+    /// Deletes a custom role; it is removed from every account, group and user holding it.
+    pub async fn delete_role(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        Self::require(actor, ROLES_WRITE)?;
+        let before = self.get_role(actor, id).await?;
+        if before.builtin {
+            return Err(AdminError::Escalation(
+                "Built-in roles cannot be deleted.".into(),
+            ));
+        }
+        let holders = roles::holders(self.store.pool(), id).await?;
+        let mut tx = self.store.begin().await?;
+        if !roles::delete(&mut tx, id).await? {
+            return Err(AdminError::NotFound("role"));
+        }
+        let event = AuditEvent {
+            action: "role.deleted",
+            target_kind: "role",
+            target_id: id.to_owned(),
+            target_name: before.name.clone(),
+            detail: serde_json::json!({
+                "permissions": before.permissions,
+                "removed_from": {"service_accounts": holders.0, "groups": holders.1, "console_users": holders.2},
+            })
+            .to_string(),
+        };
+        self.commit_with_event(tx, actor, event, Change::AllAccounts)
+            .await
+    }
+
+    /// Every group with its roles and members.
+    pub async fn list_groups(&self, actor: &Actor) -> Result<Vec<GroupRow>, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        Ok(groups::list(self.store.pool()).await?)
+    }
+
+    /// One group.
+    pub async fn get_group(&self, actor: &Actor, id: &str) -> Result<GroupRow, AdminError> {
+        self.list_groups(actor)
+            .await?
+            .into_iter()
+            .find(|g| g.id == id)
+            .ok_or(AdminError::NotFound("group"))
+    }
+
+    async fn group_from_input(
+        &self,
+        actor: &Actor,
+        id: String,
+        input: &GroupInput,
+    ) -> Result<GroupRow, AdminError> {
+        let name = parse_name("name", &input.name)?;
+        let description = parse_description(&input.description)?;
+        let mut role_ids = input.role_ids.clone();
+        role_ids.sort();
+        role_ids.dedup();
+        let roles = roles::by_ids(self.store.pool(), &role_ids).await?;
+        if roles.len() != role_ids.len() {
+            return Err(
+                ValidationError::new("roles", "One of the chosen roles does not exist.").into(),
+            );
+        }
+        Self::ensure_grantable(actor, &roles)?;
+        let mut members = Vec::new();
+        let mut ids = input.member_ids.clone();
+        ids.sort();
+        ids.dedup();
+        for m in &ids {
+            let a = crate::store::accounts::by_id(self.store.pool(), m)
+                .await?
+                .ok_or_else(|| {
+                    ValidationError::new("members", format!("There is no service account {m}."))
+                })?;
+            members.push(RoleRef {
+                id: a.account.id,
+                name: a.account.name,
+            });
+        }
+        Ok(GroupRow {
+            id,
+            name,
+            description,
+            roles: roles
+                .into_iter()
+                .map(|r| RoleRef {
+                    id: r.id,
+                    name: r.name,
+                })
+                .collect(),
+            members,
+        })
+    }
+
+    /// Creates or changes a group (its roles need `roles:write`, its members
+    /// `service-accounts:write`).
+    pub async fn save_group(
+        &self,
+        actor: &Actor,
+        id: Option<&str>,
+        input: GroupInput,
+    ) -> Result<GroupRow, AdminError> {
+        Self::require(actor, ROLES_WRITE)?;
+        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
+        let before = match id {
+            Some(id) => Some(self.get_group(actor, id).await?),
+            None => None,
+        };
+        let gid = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let group = self.group_from_input(actor, gid, &input).await?;
+        let mut tx = self.store.begin().await?;
+        match groups::save(&mut tx, &group, before.is_none(), now_ms()).await {
+            Err(StoreError::Conflict) => {
+                return Err(AdminError::Conflict {
+                    field: "name",
+                    message: format!(
+                        "A group named \u{201c}{}\u{201d} already exists.",
+                        group.name
+                    ),
+                });
+            }
+            Ok(false) => return Err(AdminError::NotFound("group")),
+            other => {
+                other?;
+            }
+        }
+        let names = |v: &[RoleRef]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let event = AuditEvent {
+            action: if before.is_some() {
+                "group.updated"
+            } else {
+                "group.created"
+            },
+            target_kind: "group",
+            target_id: group.id.clone(),
+            target_name: group.name.clone(),
+            detail: serde_json::json!({
+                "roles": names(&group.roles), "members": names(&group.members),
+            })
+            .to_string(),
+        };
+        self.commit_with_event(tx, actor, event, Change::AllAccounts)
+            .await?;
+        Ok(group)
+    }
+
+    /// Deletes a group; its members lose the roles it gave them.
+    pub async fn delete_group(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+        Self::require(actor, ROLES_WRITE)?;
+        let before = self.get_group(actor, id).await?;
+        let mut tx = self.store.begin().await?;
+        if !groups::delete(&mut tx, id).await? {
+            return Err(AdminError::NotFound("group"));
+        }
+        let event = AuditEvent {
+            action: "group.deleted",
+            target_kind: "group",
+            target_id: id.to_owned(),
+            target_name: before.name,
+            detail: String::new(),
+        };
+        self.commit_with_event(tx, actor, event, Change::AllAccounts)
+            .await
+    }
+
+    /// The groups an account belongs to.
+    pub async fn account_groups(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Vec<RoleRef>, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        Ok(groups::of_account(self.store.pool(), id).await?)
+    }
+
+    /// Puts an account in exactly these groups.
+    pub async fn set_account_groups(
+        &self,
+        actor: &Actor,
+        id: &str,
+        group_ids: &[String],
+    ) -> Result<(), AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
+        let account = self.get_account(actor, id).await?;
+        let all = groups::list(self.store.pool()).await?;
+        let mut chosen = Vec::new();
+        for gid in group_ids {
+            let g = all
+                .iter()
+                .find(|g| &g.id == gid || g.name.eq_ignore_ascii_case(gid))
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "groups",
+                        format!("There is no group \u{201c}{gid}\u{201d}."),
+                    )
+                })?;
+            let role_ids: Vec<String> = g.roles.iter().map(|r| r.id.clone()).collect();
+            Self::ensure_grantable(actor, &roles::by_ids(self.store.pool(), &role_ids).await?)?;
+            chosen.push(g);
+        }
+        let ids: Vec<String> = chosen.iter().map(|g| g.id.clone()).collect();
+        let mut tx = self.store.begin().await?;
+        groups::set_account_groups(&mut tx, id, &ids).await?;
+        let event = AuditEvent {
+            action: "service_account.groups_changed",
+            target_kind: "service_account",
+            target_id: id.to_owned(),
+            target_name: account.account.name,
+            detail: serde_json::json!({
+                "groups": chosen.iter().map(|g| &g.name).collect::<Vec<_>>(),
+            })
+            .to_string(),
+        };
+        self.commit_with_event(tx, actor, event, Change::Account(id.to_owned()))
+            .await
+    }
+
+    /// Where each of an account's effective permissions comes from: `(permission, sources)`,
+    /// where a source is "role R" or "group G (role R)".
+    pub async fn permission_sources(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Vec<(String, Vec<String>)>, AdminError> {
+        let account = self.get_account(actor, id).await?;
+        let all_roles = roles::list(self.store.pool()).await?;
+        let groups = groups::of_account(self.store.pool(), id).await?;
+        let all_groups = groups::list(self.store.pool()).await?;
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut add = |role_id: &str, source: String| {
+            if let Some(r) = all_roles.iter().find(|r| r.id == role_id) {
+                for p in &r.permissions {
+                    out.entry(p.clone()).or_default().push(source.clone());
+                }
+            }
+        };
+        for r in &account.roles {
+            add(&r.id, format!("role {}", r.name));
+        }
+        for g in &groups {
+            if let Some(full) = all_groups.iter().find(|x| x.id == g.id) {
+                for r in &full.roles {
+                    add(&r.id, format!("group {} (role {})", g.name, r.name));
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
