@@ -316,6 +316,8 @@ pub struct UpdateAccount {
     pub token_lifetime_secs: Option<i64>,
     /// New set of directly assigned roles (ids).
     pub role_ids: Option<Vec<String>>,
+    /// New set of groups (ids or names).
+    pub groups: Option<Vec<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
 }
@@ -353,6 +355,10 @@ impl Admin {
             }
             None => None,
         };
+        let new_groups = match &input.groups {
+            Some(wanted) => Some(self.grantable_groups(actor, wanted).await?),
+            None => None,
+        };
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         match accounts::update_details(
@@ -383,6 +389,10 @@ impl Admin {
             let ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
             accounts::set_roles(&mut tx, id, &ids).await?;
         }
+        if let Some(groups) = &new_groups {
+            let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+            crate::store::groups::set_account_groups(&mut tx, id, &ids).await?;
+        }
         if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
             accounts::set_enabled(&mut tx, id, enabled, now).await?;
         }
@@ -399,6 +409,10 @@ impl Admin {
         if let Some(roles) = &new_roles {
             let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
             changed.insert("roles".into(), names.into());
+        }
+        if let Some(groups) = &new_groups {
+            let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+            changed.insert("groups".into(), names.into());
         }
         if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
             changed.insert("enabled".into(), enabled.into());

@@ -359,46 +359,32 @@ impl Admin {
         Ok(groups::of_account(self.store.pool(), id).await?)
     }
 
-    /// Puts an account in exactly these groups.
-    pub async fn set_account_groups(
+    /// The groups named or identified by `wanted`, if each exists and the actor may give
+    /// every permission their roles carry.
+    pub(crate) async fn grantable_groups(
         &self,
         actor: &Actor,
-        id: &str,
-        group_ids: &[String],
-    ) -> Result<(), AdminError> {
-        Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
-        let account = self.get_account(actor, id).await?;
+        wanted: &[String],
+    ) -> Result<Vec<GroupRow>, AdminError> {
         let all = groups::list(self.store.pool()).await?;
-        let mut chosen = Vec::new();
-        for gid in group_ids {
+        let mut chosen: Vec<GroupRow> = Vec::new();
+        for w in wanted {
             let g = all
                 .iter()
-                .find(|g| &g.id == gid || g.name.eq_ignore_ascii_case(gid))
+                .find(|g| &g.id == w || g.name.to_lowercase() == w.trim().to_lowercase())
                 .ok_or_else(|| {
                     ValidationError::new(
                         "groups",
-                        format!("There is no group \u{201c}{gid}\u{201d}."),
+                        format!("There is no group \u{201c}{w}\u{201d}."),
                     )
                 })?;
             let role_ids: Vec<String> = g.roles.iter().map(|r| r.id.clone()).collect();
             Self::ensure_grantable(actor, &roles::by_ids(self.store.pool(), &role_ids).await?)?;
-            chosen.push(g);
+            if !chosen.iter().any(|c| c.id == g.id) {
+                chosen.push(g.clone());
+            }
         }
-        let ids: Vec<String> = chosen.iter().map(|g| g.id.clone()).collect();
-        let mut tx = self.store.begin().await?;
-        groups::set_account_groups(&mut tx, id, &ids).await?;
-        let event = AuditEvent {
-            action: "service_account.groups_changed",
-            target_kind: "service_account",
-            target_id: id.to_owned(),
-            target_name: account.account.name,
-            detail: serde_json::json!({
-                "groups": chosen.iter().map(|g| &g.name).collect::<Vec<_>>(),
-            })
-            .to_string(),
-        };
-        self.commit_with_event(tx, actor, event, Change::Account(id.to_owned()))
-            .await
+        Ok(chosen)
     }
 
     /// Where each of an account's effective permissions comes from: `(permission, sources)`,

@@ -1,6 +1,7 @@
 //! The JSON REST API under `/api/v1`, authorised by a service account's bearer token.
 //! Errors are `{"error","message"}`.
 
+pub mod access;
 pub mod accounts;
 
 use axum::Router;
@@ -34,7 +35,24 @@ pub fn router() -> Router<AppState> {
             "/service-accounts/{id}/regenerate",
             post(accounts::regenerate_credentials),
         )
-        .route("/roles", get(accounts::list_roles))
+        .route("/roles", get(access::list_roles).post(access::create_role))
+        .route(
+            "/roles/{id}",
+            get(access::get_role)
+                .patch(access::update_role)
+                .delete(access::delete_role),
+        )
+        .route(
+            "/groups",
+            get(access::list_groups).post(access::create_group),
+        )
+        .route(
+            "/groups/{id}",
+            get(access::get_group)
+                .patch(access::update_group)
+                .delete(access::delete_group),
+        )
+        .route("/audit-events", get(access::list_audit_events))
         .fallback(not_found);
     Router::new().nest("/api/v1", v1)
 }

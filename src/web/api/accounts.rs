@@ -169,6 +169,8 @@ pub struct UpdateBody {
     enabled: Option<bool>,
     /// Role names or ids; replaces the account's roles.
     roles: Option<Vec<String>>,
+    /// Group names or ids; replaces the account's groups.
+    groups: Option<Vec<String>>,
 }
 
 /// `PATCH /api/v1/service-accounts/{id}`.
@@ -183,16 +185,18 @@ pub async fn update_service_account(
         Some(r) => Some(app.admin.resolve_roles(r).await?),
         None => None,
     };
+    let actor = token.actor(&source);
     let account = app
         .admin
         .update_account(
-            &token.actor(&source),
+            &actor,
             &id,
             UpdateAccount {
                 name: body.name,
                 description: body.description,
                 token_lifetime_secs: body.token_lifetime_secs,
                 role_ids,
+                groups: body.groups,
                 enabled: body.enabled,
             },
         )
@@ -236,19 +240,4 @@ pub async fn regenerate_credentials(
         &creds,
         account_json(&account),
     ))
-}
-
-/// `GET /api/v1/roles`.
-pub async fn list_roles(
-    State(app): State<AppState>,
-    Source(source): Source,
-    Bearer(token): Bearer,
-) -> Result<Json<Value>, ApiError> {
-    let roles = app.admin.list_roles(&token.actor(&source)).await?;
-    Ok(Json(json!({
-        "items": roles.iter().map(|r| json!({
-            "id": r.id, "name": r.name, "description": r.description,
-            "builtin": r.builtin, "permissions": r.permissions,
-        })).collect::<Vec<_>>(),
-    })))
 }

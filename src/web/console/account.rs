@@ -232,6 +232,7 @@ pub async fn save_service_account(
                         description: Some(description.clone()),
                         token_lifetime_secs: Some(secs),
                         role_ids: Some(role_ids.clone()),
+                        groups: None,
                         enabled: None,
                     },
                 )

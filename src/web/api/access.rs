@@ -1,0 +1,316 @@
+//! `/api/v1/roles`, `/api/v1/groups` and `/api/v1/audit-events`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, Bearer};
+use crate::admin::roles::{GroupInput, RoleInput};
+use crate::app::AppState;
+use crate::domain::format_ms;
+use crate::store::audit::AuditFilter;
+use crate::store::groups::GroupRow;
+use crate::store::roles::RoleRow;
+use crate::web::extract::Source;
+
+fn role_json(r: &RoleRow) -> Value {
+    json!({
+        "id": r.id, "name": r.name, "description": r.description,
+        "builtin": r.builtin, "permissions": r.permissions,
+    })
+}
+
+fn group_json(g: &GroupRow) -> Value {
+    let refs = |v: &[crate::store::accounts::RoleRef]| {
+        v.iter()
+            .map(|r| json!({"id": r.id, "name": r.name}))
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "id": g.id, "name": g.name, "description": g.description,
+        "roles": refs(&g.roles), "members": refs(&g.members),
+    })
+}
+
+/// `GET /api/v1/roles`.
+pub async fn list_roles(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+) -> Result<Json<Value>, ApiError> {
+    let roles = app.admin.list_roles(&token.actor(&source)).await?;
+    Ok(Json(
+        json!({ "items": roles.iter().map(role_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// Body of `POST /api/v1/roles` and `PATCH /api/v1/roles/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleBody {
+    name: Option<String>,
+    description: Option<String>,
+    permissions: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/roles`.
+pub async fn create_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let role = app
+        .admin
+        .create_role(
+            &token.actor(&source),
+            RoleInput {
+                name: body.name.unwrap_or_default(),
+                description: body.description.unwrap_or_default(),
+                permissions: body.permissions.unwrap_or_default(),
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(role_json(&role))))
+}
+
+/// `GET /api/v1/roles/{id}`: the role and how many hold it.
+pub async fn get_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = token.actor(&source);
+    let role = app.admin.get_role(&actor, &id).await?;
+    let (accounts, groups, users) = app.admin.role_holders(&actor, &id).await?;
+    let mut body = role_json(&role);
+    body["held_by"] =
+        json!({"service_accounts": accounts, "groups": groups, "console_users": users});
+    Ok(Json(body))
+}
+
+/// `PATCH /api/v1/roles/{id}`.
+pub async fn update_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RoleBody>,
+) -> Result<Json<Value>, ApiError> {
+    let actor = token.actor(&source);
+    let before = app.admin.get_role(&actor, &id).await?;
+    let role = app
+        .admin
+        .update_role(
+            &actor,
+            &id,
+            RoleInput {
+                name: body.name.unwrap_or(before.name),
+                description: body.description.unwrap_or(before.description),
+                permissions: body.permissions.unwrap_or(before.permissions),
+            },
+        )
+        .await?;
+    Ok(Json(role_json(&role)))
+}
+
+/// Query of `DELETE /api/v1/roles/{id}`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRoleQuery {
+    #[serde(default)]
+    confirm: bool,
+}
+
+/// `DELETE /api/v1/roles/{id}`: a role in use needs `?confirm=true`, and is then removed
+/// from its holders.
+pub async fn delete_role(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+    query: Result<Query<DeleteRoleQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let actor = token.actor(&source);
+    let (a, g, u) = app.admin.role_holders(&actor, &id).await?;
+    if a + g + u > 0 && !query.confirm {
+        return Err(ApiError::Conflict(format!(
+            "the role is held by {a} service accounts, {g} groups and {u} console users; \
+             repeat with ?confirm=true to remove it from them and delete it"
+        )));
+    }
+    app.admin.delete_role(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/groups`.
+pub async fn list_groups(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+) -> Result<Json<Value>, ApiError> {
+    let groups = app.admin.list_groups(&token.actor(&source)).await?;
+    Ok(Json(
+        json!({ "items": groups.iter().map(group_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// Body of `POST /api/v1/groups` and `PATCH /api/v1/groups/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBody {
+    name: Option<String>,
+    description: Option<String>,
+    /// Role names or ids.
+    roles: Option<Vec<String>>,
+    /// Member service-account ids.
+    members: Option<Vec<String>>,
+}
+
+async fn save_group(
+    app: &AppState,
+    token: &crate::oauth::VerifiedToken,
+    source: &str,
+    id: Option<&str>,
+    body: GroupBody,
+) -> Result<GroupRow, ApiError> {
+    let actor = token.actor(source);
+    let before = match id {
+        Some(id) => Some(app.admin.get_group(&actor, id).await?),
+        None => None,
+    };
+    let role_ids = match body.roles {
+        Some(r) => app.admin.resolve_roles(&r).await?,
+        None => before
+            .as_ref()
+            .map(|g| g.roles.iter().map(|r| r.id.clone()).collect())
+            .unwrap_or_default(),
+    };
+    let member_ids = body.members.unwrap_or_else(|| {
+        before
+            .as_ref()
+            .map(|g| g.members.iter().map(|m| m.id.clone()).collect())
+            .unwrap_or_default()
+    });
+    let input = GroupInput {
+        name: body
+            .name
+            .or_else(|| before.as_ref().map(|g| g.name.clone()))
+            .unwrap_or_default(),
+        description: body
+            .description
+            .or_else(|| before.as_ref().map(|g| g.description.clone()))
+            .unwrap_or_default(),
+        role_ids,
+        member_ids,
+    };
+    Ok(app.admin.save_group(&actor, id, input).await?)
+}
+
+/// `POST /api/v1/groups`.
+pub async fn create_group(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let g = save_group(&app, &token, &source, None, body).await?;
+    Ok((StatusCode::CREATED, Json(group_json(&g))))
+}
+
+/// `GET /api/v1/groups/{id}`.
+pub async fn get_group(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let g = app.admin.get_group(&token.actor(&source), &id).await?;
+    Ok(Json(group_json(&g)))
+}
+
+/// `PATCH /api/v1/groups/{id}`.
+pub async fn update_group(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> Result<Json<Value>, ApiError> {
+    let g = save_group(&app, &token, &source, Some(&id), body).await?;
+    Ok(Json(group_json(&g)))
+}
+
+/// `DELETE /api/v1/groups/{id}`.
+pub async fn delete_group(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.admin.delete_group(&token.actor(&source), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /api/v1/audit-events`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    target: Option<String>,
+    action: Option<String>,
+    /// Epoch seconds.
+    since: Option<i64>,
+    /// Epoch seconds.
+    until: Option<i64>,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/audit-events`: newest first, filtered, with a cursor.
+pub async fn list_audit_events(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Unprocessable {
+            field: "limit".into(),
+            message: "limit must be between 1 and 500".into(),
+        });
+    }
+    let filter = AuditFilter {
+        actor: q.actor.filter(|s| !s.is_empty()),
+        target: q.target.filter(|s| !s.is_empty()),
+        action: q.action.filter(|s| !s.is_empty()),
+        since: q.since.map(|s| s.saturating_mul(1000)),
+        until: q.until.map(|s| s.saturating_mul(1000)),
+        before_id: q.cursor,
+        limit: limit + 1,
+    };
+    let mut events = app
+        .admin
+        .audit_events(&token.actor(&source), &filter)
+        .await?;
+    let more = events.len() > usize::try_from(limit).unwrap_or(0);
+    events.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = more.then(|| events.last().map(|e| e.id)).flatten();
+    Ok(Json(json!({
+        "items": events.iter().map(|e| json!({
+            "id": e.id, "at": format_ms(e.at),
+            "actor": {"kind": e.actor_kind, "id": e.actor_id, "name": e.actor_name},
+            "action": e.action,
+            "target": {"kind": e.target_kind, "id": e.target_id, "name": e.target_name},
+            "source": e.source,
+            "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+        })).collect::<Vec<_>>(),
+        "next_cursor": next,
+    })))
+}
