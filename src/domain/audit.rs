@@ -61,8 +61,10 @@ impl Actor {
         self.permissions.contains(permission)
     }
 
-    /// The first of `permissions` the actor does not hold itself, if any: nobody may give
-    /// a role carrying a permission they lack (no privilege escalation). The command-line
+    /// The first of `permissions` the actor may not give, if any: nobody may give a role
+    /// carrying a permission they lack (no privilege escalation). keygate's own permissions
+    /// must be held; a custom permission (one your APIs check) counts as held by whoever
+    /// holds it or holds `roles:write`, the authority to define roles. The command-line
     /// operator owns the database and may give any role.
     pub fn lacks_any<'a>(
         &self,
@@ -71,9 +73,14 @@ impl Actor {
         if self.kind == ActorKind::System {
             return None;
         }
+        let holds = |p: &str| {
+            self.permissions.contains(p)
+                || (!permission::ALL.contains(&p)
+                    && self.permissions.contains(permission::ROLES_WRITE))
+        };
         permissions
             .into_iter()
-            .find(|p| !self.permissions.contains(p.as_str()))
+            .find(|p| !holds(p.as_str()))
             .map(String::as_str)
     }
 }

@@ -1,9 +1,11 @@
 //! The web console: server-rendered HTML pages (askama), enhanced with htmx where it helps.
 //! Every page works without JavaScript; every state-changing form carries a CSRF token.
 
+pub mod access;
 pub mod account;
 pub mod accounts;
 pub mod auth;
+pub mod users;
 
 use std::path::PathBuf;
 
@@ -71,6 +73,42 @@ pub fn router() -> Router<AppState> {
             "/settings/service-accounts/{id}/delete",
             get(account::confirm_delete).post(account::delete_service_account),
         )
+        .route("/settings/roles", get(access::list_roles))
+        .route(
+            "/settings/roles/new",
+            get(access::new_role).post(access::create_role),
+        )
+        .route(
+            "/settings/roles/{id}/edit",
+            get(access::edit_role).post(access::save_role),
+        )
+        .route(
+            "/settings/roles/{id}/delete",
+            get(access::confirm_delete_role).post(access::delete_role),
+        )
+        .route("/settings/groups", get(access::list_groups))
+        .route(
+            "/settings/groups/new",
+            get(access::new_group).post(access::create_group),
+        )
+        .route(
+            "/settings/groups/{id}/edit",
+            get(access::edit_group).post(access::save_group),
+        )
+        .route(
+            "/settings/groups/{id}/delete",
+            get(access::confirm_delete_group).post(access::delete_group),
+        )
+        .route(
+            "/settings/users",
+            get(users::list_users).post(users::add_user),
+        )
+        .route("/settings/users/{id}/enabled", post(users::toggle_user))
+        .route(
+            "/settings/users/{id}/roles",
+            get(users::edit_user_roles).post(users::save_user_roles),
+        )
+        .route("/settings/audit", get(users::audit_log))
         .layer(DefaultBodyLimit::max(64 * 1024))
         // Console pages show private data, and the wizard's last step a secret: never cache.
         .layer(SetResponseHeaderLayer::overriding(
@@ -100,6 +138,10 @@ pub struct Chrome {
     pub username: String,
     /// CSRF token for the sign-out form.
     pub csrf: String,
+    /// Whether the Console Users page is shown.
+    pub can_users: bool,
+    /// Whether the Audit Log page is shown.
+    pub can_audit: bool,
 }
 
 /// A request from a signed-in console user.
@@ -116,6 +158,8 @@ impl Console {
         Some(Chrome {
             username: self.session.username.clone(),
             csrf: self.session.csrf_token.clone(),
+            can_users: self.session.can(crate::domain::permission::USERS_READ),
+            can_audit: self.session.can(crate::domain::permission::AUDIT_READ),
         })
     }
 

@@ -80,8 +80,11 @@ pub struct AccountPage {
     previous: Option<(String, String)>,
     token_url: String,
     roles: Vec<RoleRow>,
+    groups: Vec<crate::store::accounts::RoleRef>,
+    permissions: Vec<(String, Vec<String>)>,
     events: Vec<EventView>,
     can_write: bool,
+    can_audit: bool,
     notice: Option<String>,
 }
 
@@ -130,8 +133,11 @@ async fn account_page(
             .into_iter()
             .filter(|r| role_ids.contains(&r.id))
             .collect(),
+        groups: app.admin.account_groups(&actor, id).await?,
+        permissions: app.admin.permission_sources(&actor, id).await?,
         events,
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
+        can_audit: actor.can(AUDIT_READ),
         notice,
         a: account,
     })
@@ -161,7 +167,29 @@ pub struct EditPage {
     description: String,
     lifetime: String,
     roles: Vec<RoleChoice>,
+    groups: Vec<RoleChoice>,
     error: Option<String>,
+}
+
+/// Every group as a checkbox (its roles shown as its "permissions"), `checked` ticked.
+async fn group_choices(
+    app: &AppState,
+    actor: &crate::domain::audit::Actor,
+    checked: &[String],
+) -> Result<Vec<RoleChoice>, ConsoleError> {
+    Ok(app
+        .admin
+        .list_groups(actor)
+        .await?
+        .into_iter()
+        .map(|g| RoleChoice {
+            checked: checked.contains(&g.id),
+            permissions: g.roles.into_iter().map(|r| r.name).collect(),
+            id: g.id,
+            name: g.name,
+            description: g.description,
+        })
+        .collect())
 }
 
 fn require_write(console: &Console) -> Result<(), ConsoleError> {
@@ -183,6 +211,14 @@ pub async fn edit_service_account(
     let s = app.admin.get_account(&actor, &id).await?;
     let checked: Vec<String> = s.roles.iter().map(|r| r.id.clone()).collect();
     let roles = RoleChoice::all(app.admin.list_roles(&actor).await?, &checked);
+    let in_groups: Vec<String> = app
+        .admin
+        .account_groups(&actor, &id)
+        .await?
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    let groups = group_choices(&app, &actor, &in_groups).await?;
     Ok(EditPage {
         chrome: console.chrome(),
         section: "service-accounts",
@@ -192,6 +228,7 @@ pub async fn edit_service_account(
         description: s.account.description,
         lifetime: s.account.token_lifetime_secs.to_string(),
         roles,
+        groups,
         error: None,
         id,
     }
@@ -215,6 +252,7 @@ pub async fn save_service_account(
         .unwrap_or_default()
         .to_owned();
     let role_ids = form.all("role");
+    let group_ids = form.all("group");
     let lifetime = lifetime_text.trim().parse::<i64>().map_err(|_| {
         crate::domain::ValidationError::new(
             "token_lifetime_secs",
@@ -232,7 +270,7 @@ pub async fn save_service_account(
                         description: Some(description.clone()),
                         token_lifetime_secs: Some(secs),
                         role_ids: Some(role_ids.clone()),
-                        groups: None,
+                        groups: Some(group_ids.clone()),
                         enabled: None,
                     },
                 )
@@ -254,6 +292,7 @@ pub async fn save_service_account(
     };
     let current = app.admin.get_account(&actor, &id).await?;
     let roles = RoleChoice::all(app.admin.list_roles(&actor).await?, &role_ids);
+    let groups = group_choices(&app, &actor, &group_ids).await?;
     let page = EditPage {
         chrome: console.chrome(),
         section: "service-accounts",
@@ -263,6 +302,7 @@ pub async fn save_service_account(
         description,
         lifetime: lifetime_text,
         roles,
+        groups,
         error: Some(message),
         id,
     };

@@ -1,0 +1,489 @@
+//! Settings → Roles and Settings → Groups.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::accounts::RoleChoice;
+use super::{Chrome, Console, ConsoleError, FormFields};
+use crate::admin::AdminError;
+use crate::admin::roles::{GroupInput, RoleInput};
+use crate::app::AppState;
+use crate::domain::permission::{ROLES_WRITE, SERVICE_ACCOUNTS_WRITE};
+use crate::store::groups::GroupRow;
+use crate::store::roles::RoleRow;
+
+/// The roles page.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/roles.html")]
+pub struct RolesPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    roles: Vec<RoleRow>,
+    can_write: bool,
+    notice: Option<String>,
+}
+
+async fn roles_page(
+    app: &AppState,
+    console: &Console,
+    notice: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let roles = app
+        .admin
+        .list_roles(&console.session.actor(&console.source))
+        .await?;
+    Ok(RolesPage {
+        chrome: console.chrome(),
+        section: "roles",
+        roles,
+        can_write: console.session.can(ROLES_WRITE),
+        notice,
+    }
+    .into_response())
+}
+
+/// `GET /settings/roles`.
+pub async fn list_roles(
+    State(app): State<AppState>,
+    console: Console,
+) -> Result<Response, ConsoleError> {
+    roles_page(&app, &console, None).await
+}
+
+/// The role form (new and edit).
+#[derive(Template, WebTemplate)]
+#[template(path = "console/role_form.html")]
+pub struct RoleFormPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    heading: String,
+    action: String,
+    name: String,
+    description: String,
+    permissions: String,
+    error: Option<String>,
+}
+
+fn require(console: &Console, permission: &'static str) -> Result<(), ConsoleError> {
+    if console.session.can(permission) {
+        Ok(())
+    } else {
+        Err(AdminError::Forbidden(permission).into())
+    }
+}
+
+fn role_form(console: &Console, heading: String, action: String, role: &RoleInput) -> RoleFormPage {
+    RoleFormPage {
+        chrome: console.chrome(),
+        section: "roles",
+        csrf: console.session.csrf_token.clone(),
+        heading,
+        action,
+        name: role.name.clone(),
+        description: role.description.clone(),
+        permissions: role.permissions.join("\n"),
+        error: None,
+    }
+}
+
+fn role_input(form: &FormFields) -> RoleInput {
+    RoleInput {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        description: form.get("description").unwrap_or_default().to_owned(),
+        permissions: form
+            .get("permissions")
+            .unwrap_or_default()
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+/// An error the user can fix, shown on the form; anything else becomes an error page.
+fn inline(e: AdminError) -> Result<String, ConsoleError> {
+    match e {
+        AdminError::Invalid(v) => Ok(v.message),
+        AdminError::Conflict { message, .. } | AdminError::Escalation(message) => Ok(message),
+        other => Err(other.into()),
+    }
+}
+
+/// `GET /settings/roles/new`.
+pub async fn new_role(console: Console) -> Result<Response, ConsoleError> {
+    require(&console, ROLES_WRITE)?;
+    Ok(role_form(
+        &console,
+        "Add Role".into(),
+        "/settings/roles/new".into(),
+        &RoleInput::default(),
+    )
+    .into_response())
+}
+
+/// `POST /settings/roles/new`.
+pub async fn create_role(
+    State(app): State<AppState>,
+    console: Console,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let input = role_input(&form);
+    match app
+        .admin
+        .create_role(&console.session.actor(&console.source), input.clone())
+        .await
+    {
+        Ok(r) => roles_page(&app, &console, Some(format!("Role {} added.", r.name))).await,
+        Err(e) => {
+            let mut page = role_form(
+                &console,
+                "Add Role".into(),
+                "/settings/roles/new".into(),
+                &input,
+            );
+            page.error = Some(inline(e)?);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// `GET /settings/roles/{id}/edit`.
+pub async fn edit_role(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require(&console, ROLES_WRITE)?;
+    let r = app
+        .admin
+        .get_role(&console.session.actor(&console.source), &id)
+        .await?;
+    if r.builtin {
+        return Err(ConsoleError::Forbidden(
+            "Built-in roles cannot be changed.".into(),
+        ));
+    }
+    let input = RoleInput {
+        name: r.name.clone(),
+        description: r.description,
+        permissions: r.permissions,
+    };
+    Ok(role_form(
+        &console,
+        format!("Edit {}", r.name),
+        format!("/settings/roles/{id}/edit"),
+        &input,
+    )
+    .into_response())
+}
+
+/// `POST /settings/roles/{id}/edit`.
+pub async fn save_role(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let input = role_input(&form);
+    match app
+        .admin
+        .update_role(&console.session.actor(&console.source), &id, input.clone())
+        .await
+    {
+        Ok(r) => roles_page(&app, &console, Some(format!("Role {} saved.", r.name))).await,
+        Err(e) => {
+            let mut page = role_form(
+                &console,
+                "Edit role".into(),
+                format!("/settings/roles/{id}/edit"),
+                &input,
+            );
+            page.error = Some(inline(e)?);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// A delete confirmation (roles, groups).
+#[derive(Template, WebTemplate)]
+#[template(path = "console/confirm_delete.html")]
+pub struct ConfirmDeletePage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    name: String,
+    consequence: String,
+    action: String,
+    back: String,
+}
+
+/// `GET /settings/roles/{id}/delete`: says who holds the role before it goes.
+pub async fn confirm_delete_role(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require(&console, ROLES_WRITE)?;
+    let actor = console.session.actor(&console.source);
+    let r = app.admin.get_role(&actor, &id).await?;
+    let (a, g, u) = app.admin.role_holders(&actor, &id).await?;
+    let consequence = if a + g + u == 0 {
+        "Nobody holds this role.".to_owned()
+    } else {
+        format!(
+            "This role is in use: it will be removed from {a} service account(s), {g} group(s) \
+             and {u} console user(s), who lose its permissions at once."
+        )
+    };
+    Ok(ConfirmDeletePage {
+        chrome: console.chrome(),
+        section: "roles",
+        csrf: console.session.csrf_token.clone(),
+        name: r.name,
+        consequence,
+        action: format!("/settings/roles/{id}/delete"),
+        back: "/settings/roles".into(),
+    }
+    .into_response())
+}
+
+/// `POST /settings/roles/{id}/delete`.
+pub async fn delete_role(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    app.admin
+        .delete_role(&console.session.actor(&console.source), &id)
+        .await?;
+    roles_page(&app, &console, Some("Role deleted.".into())).await
+}
+
+/// The groups page.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/groups.html")]
+pub struct GroupsPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    groups: Vec<GroupRow>,
+    can_write: bool,
+    notice: Option<String>,
+}
+
+async fn groups_page(
+    app: &AppState,
+    console: &Console,
+    notice: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let groups = app
+        .admin
+        .list_groups(&console.session.actor(&console.source))
+        .await?;
+    Ok(GroupsPage {
+        chrome: console.chrome(),
+        section: "groups",
+        groups,
+        can_write: console.session.can(ROLES_WRITE) && console.session.can(SERVICE_ACCOUNTS_WRITE),
+        notice,
+    }
+    .into_response())
+}
+
+/// `GET /settings/groups`.
+pub async fn list_groups(
+    State(app): State<AppState>,
+    console: Console,
+) -> Result<Response, ConsoleError> {
+    groups_page(&app, &console, None).await
+}
+
+/// The group form (new and edit).
+#[derive(Template, WebTemplate)]
+#[template(path = "console/group_form.html")]
+pub struct GroupFormPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    heading: String,
+    action: String,
+    name: String,
+    description: String,
+    roles: Vec<RoleChoice>,
+    member_ids: Vec<String>,
+    error: Option<String>,
+}
+
+async fn group_form(
+    app: &AppState,
+    console: &Console,
+    heading: String,
+    action: String,
+    input: &GroupInput,
+) -> Result<GroupFormPage, ConsoleError> {
+    let roles = app
+        .admin
+        .list_roles(&console.session.actor(&console.source))
+        .await?;
+    Ok(GroupFormPage {
+        chrome: console.chrome(),
+        section: "groups",
+        csrf: console.session.csrf_token.clone(),
+        heading,
+        action,
+        name: input.name.clone(),
+        description: input.description.clone(),
+        roles: RoleChoice::all(roles, &input.role_ids),
+        member_ids: input.member_ids.clone(),
+        error: None,
+    })
+}
+
+fn group_input(form: &FormFields) -> GroupInput {
+    GroupInput {
+        name: form.get("name").unwrap_or_default().to_owned(),
+        description: form.get("description").unwrap_or_default().to_owned(),
+        role_ids: form.all("role"),
+        member_ids: form.all("member"),
+    }
+}
+
+/// `GET /settings/groups/new`.
+pub async fn new_group(
+    State(app): State<AppState>,
+    console: Console,
+) -> Result<Response, ConsoleError> {
+    require(&console, ROLES_WRITE)?;
+    Ok(group_form(
+        &app,
+        &console,
+        "Add Group".into(),
+        "/settings/groups/new".into(),
+        &GroupInput::default(),
+    )
+    .await?
+    .into_response())
+}
+
+async fn save_group_form(
+    app: &AppState,
+    console: &Console,
+    id: Option<&str>,
+    form: &FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(form)?;
+    let input = group_input(form);
+    match app
+        .admin
+        .save_group(&console.session.actor(&console.source), id, input.clone())
+        .await
+    {
+        Ok(g) => groups_page(app, console, Some(format!("Group {} saved.", g.name))).await,
+        Err(e) => {
+            let (heading, action) = match id {
+                Some(id) => (
+                    "Edit group".to_owned(),
+                    format!("/settings/groups/{id}/edit"),
+                ),
+                None => ("Add Group".to_owned(), "/settings/groups/new".to_owned()),
+            };
+            let mut page = group_form(app, console, heading, action, &input).await?;
+            page.error = Some(inline(e)?);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// `POST /settings/groups/new`.
+pub async fn create_group(
+    State(app): State<AppState>,
+    console: Console,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    save_group_form(&app, &console, None, &form).await
+}
+
+/// `GET /settings/groups/{id}/edit`.
+pub async fn edit_group(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require(&console, ROLES_WRITE)?;
+    let g = app
+        .admin
+        .get_group(&console.session.actor(&console.source), &id)
+        .await?;
+    let input = GroupInput {
+        name: g.name.clone(),
+        description: g.description,
+        role_ids: g.roles.iter().map(|r| r.id.clone()).collect(),
+        member_ids: g.members.iter().map(|m| m.id.clone()).collect(),
+    };
+    Ok(group_form(
+        &app,
+        &console,
+        format!("Edit {}", g.name),
+        format!("/settings/groups/{id}/edit"),
+        &input,
+    )
+    .await?
+    .into_response())
+}
+
+/// `POST /settings/groups/{id}/edit`.
+pub async fn save_group(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    save_group_form(&app, &console, Some(&id), &form).await
+}
+
+/// `GET /settings/groups/{id}/delete`.
+pub async fn confirm_delete_group(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    require(&console, ROLES_WRITE)?;
+    let g = app
+        .admin
+        .get_group(&console.session.actor(&console.source), &id)
+        .await?;
+    Ok(ConfirmDeletePage {
+        chrome: console.chrome(),
+        section: "groups",
+        csrf: console.session.csrf_token.clone(),
+        consequence: format!(
+            "Its {} member(s) lose the roles it gives them, at once.",
+            g.members.len()
+        ),
+        name: g.name,
+        action: format!("/settings/groups/{id}/delete"),
+        back: "/settings/groups".into(),
+    }
+    .into_response())
+}
+
+/// `POST /settings/groups/{id}/delete`.
+pub async fn delete_group(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    app.admin
+        .delete_group(&console.session.actor(&console.source), &id)
+        .await?;
+    groups_page(&app, &console, Some("Group deleted.".into())).await
+}

@@ -1,0 +1,374 @@
+//! Settings → Console Users and Settings → Audit Log.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::accounts::RoleChoice;
+use super::{Chrome, Console, ConsoleError, FormFields};
+use crate::admin::AdminError;
+use crate::app::AppState;
+use crate::domain::format_ms;
+use crate::domain::permission::{USERS_READ, USERS_WRITE};
+use crate::store::audit::AuditFilter;
+
+/// A console user as listed.
+pub struct UserView {
+    id: String,
+    username: String,
+    roles: String,
+    enabled: bool,
+    last_login: Option<String>,
+}
+
+/// The console users page.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/users.html")]
+pub struct UsersPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    users: Vec<UserView>,
+    roles: Vec<RoleChoice>,
+    can_write: bool,
+    new_username: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn users_page(
+    app: &AppState,
+    console: &Console,
+    notice: Option<String>,
+    error: Option<String>,
+    form: Option<&FormFields>,
+) -> Result<UsersPage, ConsoleError> {
+    let actor = console.session.actor(&console.source);
+    let users = app.admin.list_users(&actor).await?;
+    let roles = app.admin.list_roles(&actor).await?;
+    let checked = form.map(|f| f.all("role")).unwrap_or_default();
+    Ok(UsersPage {
+        chrome: console.chrome(),
+        section: "users",
+        csrf: console.session.csrf_token.clone(),
+        users: users
+            .into_iter()
+            .map(|(u, roles)| UserView {
+                id: u.id,
+                username: u.username,
+                roles: if roles.is_empty() {
+                    "—".into()
+                } else {
+                    roles
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+                enabled: u.enabled,
+                last_login: u.last_login_at.map(format_ms),
+            })
+            .collect(),
+        roles: RoleChoice::all(roles, &checked),
+        can_write: console.session.can(USERS_WRITE),
+        new_username: form
+            .and_then(|f| f.get("username"))
+            .unwrap_or_default()
+            .to_owned(),
+        notice,
+        error,
+    })
+}
+
+/// `GET /settings/users`.
+pub async fn list_users(
+    State(app): State<AppState>,
+    console: Console,
+) -> Result<Response, ConsoleError> {
+    if !console.session.can(USERS_READ) {
+        return Err(AdminError::Forbidden(USERS_READ).into());
+    }
+    Ok(users_page(&app, &console, None, None, None)
+        .await?
+        .into_response())
+}
+
+fn inline(e: AdminError) -> Result<String, ConsoleError> {
+    match e {
+        AdminError::Invalid(v) => Ok(v.message),
+        AdminError::Conflict { message, .. } | AdminError::Escalation(message) => Ok(message),
+        other => Err(other.into()),
+    }
+}
+
+/// `POST /settings/users`: adds a console user.
+pub async fn add_user(
+    State(app): State<AppState>,
+    console: Console,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let actor = console.session.actor(&console.source);
+    let username = form.get("username").unwrap_or_default().to_owned();
+    let password = form.get("password").unwrap_or_default().to_owned();
+    match app
+        .admin
+        .create_user(&actor, &username, password, &form.all("role"))
+        .await
+    {
+        Ok(u) => Ok(users_page(
+            &app,
+            &console,
+            Some(format!("Added {}.", u.username)),
+            None,
+            None,
+        )
+        .await?
+        .into_response()),
+        Err(e) => {
+            let message = inline(e)?;
+            let page = users_page(&app, &console, None, Some(message), Some(&form)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// `POST /settings/users/{id}/enabled`.
+pub async fn toggle_user(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let enabled = form.get("enabled") == Some("true");
+    match app
+        .admin
+        .set_user_enabled(&console.session.actor(&console.source), &id, enabled)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/settings/users").into_response()),
+        Err(e) => {
+            let message = inline(e)?;
+            let page = users_page(&app, &console, None, Some(message), None).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The roles of one console user.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/user_roles.html")]
+pub struct UserRolesPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    username: String,
+    roles: Vec<RoleChoice>,
+    error: Option<String>,
+}
+
+async fn user_roles_page(
+    app: &AppState,
+    console: &Console,
+    id: &str,
+    checked: Option<Vec<String>>,
+    error: Option<String>,
+) -> Result<UserRolesPage, ConsoleError> {
+    if !console.session.can(USERS_WRITE) {
+        return Err(AdminError::Forbidden(USERS_WRITE).into());
+    }
+    let actor = console.session.actor(&console.source);
+    let (user, roles) = app
+        .admin
+        .list_users(&actor)
+        .await?
+        .into_iter()
+        .find(|(u, _)| u.id == id)
+        .ok_or_else(|| ConsoleError::NotFound("That console user does not exist.".into()))?;
+    let checked = checked.unwrap_or_else(|| roles.iter().map(|r| r.id.clone()).collect());
+    Ok(UserRolesPage {
+        chrome: console.chrome(),
+        section: "users",
+        csrf: console.session.csrf_token.clone(),
+        id: user.id,
+        username: user.username,
+        roles: RoleChoice::all(app.admin.list_roles(&actor).await?, &checked),
+        error,
+    })
+}
+
+/// `GET /settings/users/{id}/roles`.
+pub async fn edit_user_roles(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    Ok(user_roles_page(&app, &console, &id, None, None)
+        .await?
+        .into_response())
+}
+
+/// `POST /settings/users/{id}/roles`.
+pub async fn save_user_roles(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let role_ids = form.all("role");
+    match app
+        .admin
+        .set_user_roles(&console.session.actor(&console.source), &id, &role_ids)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/settings/users").into_response()),
+        Err(e) => {
+            let message = inline(e)?;
+            let page = user_roles_page(&app, &console, &id, Some(role_ids), Some(message)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// An audit event as shown in the log.
+pub struct AuditView {
+    at: String,
+    actor: String,
+    actor_kind: String,
+    action: String,
+    target: String,
+    target_kind: String,
+    source: String,
+    detail: String,
+}
+
+/// The audit log page.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/audit.html")]
+pub struct AuditPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    events: Vec<AuditView>,
+    f_actor: String,
+    f_target: String,
+    f_action: String,
+    f_since: String,
+    f_until: String,
+    paged: bool,
+    first_url: String,
+    next_url: Option<String>,
+    error: Option<String>,
+}
+
+/// Filters of the audit log page.
+#[derive(Debug, Deserialize, Default)]
+pub struct AuditQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    before: Option<i64>,
+}
+
+/// Epoch milliseconds of a `YYYY-MM-DD` date at 00:00 UTC.
+fn parse_date(s: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
+
+/// `GET /settings/audit`: filter by actor, target, action and dates; pages of 50.
+pub async fn audit_log(
+    State(app): State<AppState>,
+    console: Console,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ConsoleError> {
+    let mut error = None;
+    let mut date = |s: &str, label: &str| -> Option<i64> {
+        if s.trim().is_empty() {
+            return None;
+        }
+        let parsed = parse_date(s.trim());
+        if parsed.is_none() {
+            error = Some(format!("The {label} date must look like 2026-11-22."));
+        }
+        parsed
+    };
+    let since = date(&q.since, "From");
+    let until = date(&q.until, "To").map(|t| t + 86_400_000);
+    let filter = AuditFilter {
+        actor: Some(q.actor.trim().to_owned()).filter(|s| !s.is_empty()),
+        target: Some(q.target.trim().to_owned()).filter(|s| !s.is_empty()),
+        action: Some(q.action.trim().to_owned()).filter(|s| !s.is_empty()),
+        since,
+        until,
+        before_id: q.before,
+        limit: 51,
+    };
+    let mut events = app
+        .admin
+        .audit_events(&console.session.actor(&console.source), &filter)
+        .await?;
+    let more = events.len() > 50;
+    events.truncate(50);
+    let url = |before: Option<i64>| {
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("actor", &q.actor),
+            ("target", &q.target),
+            ("action", &q.action),
+            ("since", &q.since),
+            ("until", &q.until),
+        ] {
+            if !v.is_empty() {
+                ser.append_pair(k, v);
+            }
+        }
+        if let Some(b) = before {
+            ser.append_pair("before", &b.to_string());
+        }
+        format!("/settings/audit?{}", ser.finish())
+    };
+    let next_url = more
+        .then(|| events.last().map(|e| url(Some(e.id))))
+        .flatten();
+    Ok(AuditPage {
+        chrome: console.chrome(),
+        section: "audit",
+        events: events
+            .into_iter()
+            .map(|e| AuditView {
+                at: format_ms(e.at),
+                actor: e.actor_name,
+                actor_kind: e.actor_kind.replace('_', " "),
+                action: e.action,
+                target: e.target_name,
+                target_kind: e.target_kind.replace('_', " "),
+                source: e.source,
+                detail: e.detail,
+            })
+            .collect(),
+        paged: q.before.is_some(),
+        first_url: url(None),
+        next_url,
+        f_actor: q.actor,
+        f_target: q.target,
+        f_action: q.action,
+        f_since: q.since,
+        f_until: q.until,
+        error,
+    }
+    .into_response())
+}
