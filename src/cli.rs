@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 
 use crate::admin::AdminError;
-use crate::admin::accounts::CreateAccount;
+use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::app::App;
 use crate::config::Config;
 use crate::domain::audit::Actor;
@@ -66,6 +66,32 @@ enum AccountCommand {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Disable an account: it gets no tokens and every token it holds dies at once.
+    Disable {
+        /// Account id, name or client ID.
+        account: String,
+    },
+    /// Enable an account again (tokens from before the disable stay dead).
+    Enable {
+        /// Account id, name or client ID.
+        account: String,
+    },
+    /// New client ID and secret, printed once; the old pair stops working.
+    Regenerate {
+        /// Account id, name or client ID.
+        account: String,
+        /// Keep the old pair (and its tokens) working this many seconds (at most 86400).
+        #[arg(long, default_value_t = 0)]
+        grace_period: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Delete an account, its credentials and its tokens, for good.
+    Delete {
+        /// Account id, name or client ID.
+        account: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,6 +101,18 @@ enum RoleCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
+    },
+    /// Create a custom role.
+    Create {
+        /// Name (unique).
+        #[arg(long)]
+        name: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Permission (`area:verb`); repeat for several.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
     },
 }
 
@@ -148,20 +186,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                 )
                 .await
                 .map_err(admin_message)?;
-            match output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::to_string(&creds).map_err(|e| e.to_string())?
-                ),
-                Output::Text => {
-                    println!("Created service account {} ({})", creds.name, creds.id);
-                    println!("client_id:        {}", creds.client_id);
-                    println!("client_secret:    {}", creds.client_secret.expose());
-                    println!("access_token_uri: {}", creds.access_token_uri);
-                    println!("The client secret is shown only now; store it safely.");
-                }
-            }
-            Ok(())
+            print_credentials(&creds, output, "Created service account")
         }
         Command::ServiceAccounts(AccountCommand::List { output }) => {
             let mut all = Vec::new();
@@ -229,6 +254,82 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::ServiceAccounts(AccountCommand::Disable { account }) => {
+            let id = find_account(&app, &actor, &account).await?;
+            let a = app
+                .admin
+                .set_enabled(&actor, &id, false)
+                .await
+                .map_err(admin_message)?;
+            println!(
+                "Disabled {} ({}); its tokens no longer work.",
+                a.account.name, a.account.id
+            );
+            Ok(())
+        }
+        Command::ServiceAccounts(AccountCommand::Enable { account }) => {
+            let id = find_account(&app, &actor, &account).await?;
+            let a = app
+                .admin
+                .set_enabled(&actor, &id, true)
+                .await
+                .map_err(admin_message)?;
+            println!("Enabled {} ({}).", a.account.name, a.account.id);
+            Ok(())
+        }
+        Command::ServiceAccounts(AccountCommand::Regenerate {
+            account,
+            grace_period,
+            output,
+        }) => {
+            let id = find_account(&app, &actor, &account).await?;
+            let creds = app
+                .admin
+                .regenerate_credentials(&actor, &id, grace_period)
+                .await
+                .map_err(admin_message)?;
+            print_credentials(&creds, output, "New credentials for")?;
+            if grace_period > 0 && output == Output::Text {
+                println!(
+                    "The previous client ID and secret keep working for {grace_period} seconds."
+                );
+            }
+            Ok(())
+        }
+        Command::ServiceAccounts(AccountCommand::Delete { account }) => {
+            let id = find_account(&app, &actor, &account).await?;
+            app.admin
+                .delete_account(&actor, &id)
+                .await
+                .map_err(admin_message)?;
+            println!("Deleted service account {id}.");
+            Ok(())
+        }
+        Command::Roles(RoleCommand::Create {
+            name,
+            description,
+            permissions,
+        }) => {
+            let role = app
+                .admin
+                .create_role(
+                    &actor,
+                    crate::admin::roles::RoleInput {
+                        name,
+                        description,
+                        permissions,
+                    },
+                )
+                .await
+                .map_err(admin_message)?;
+            println!(
+                "Created role {} ({}): {}",
+                role.name,
+                role.id,
+                role.permissions.join(", ")
+            );
+            Ok(())
+        }
         Command::Roles(RoleCommand::List { output }) => {
             let roles = app.admin.list_roles(&actor).await.map_err(admin_message)?;
             if output == Output::Json {
@@ -289,6 +390,37 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Prints credentials once: one JSON object, or labelled lines.
+fn print_credentials(creds: &IssuedCredentials, output: Output, what: &str) -> Result<(), String> {
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string(creds).map_err(|e| e.to_string())?
+        ),
+        Output::Text => {
+            println!("{what} {} ({})", creds.name, creds.id);
+            println!("client_id:        {}", creds.client_id);
+            println!("client_secret:    {}", creds.client_secret.expose());
+            println!("access_token_uri: {}", creds.access_token_uri);
+            println!("The client secret is shown only now; store it safely.");
+        }
+    }
+    Ok(())
+}
+
+/// The id of the account with id, name or client ID `wanted`.
+async fn find_account(
+    app: &crate::app::AppState,
+    actor: &Actor,
+    wanted: &str,
+) -> Result<String, String> {
+    app.admin
+        .find_account(actor, wanted)
+        .await
+        .map(|a| a.account.id)
+        .map_err(admin_message)
 }
 
 async fn serve(app: crate::app::AppState) -> Result<(), String> {

@@ -154,6 +154,19 @@ impl Admin {
             .ok_or(AdminError::NotFound("service account"))
     }
 
+    /// The account whose id, name or client ID is `wanted`.
+    pub async fn find_account(
+        &self,
+        actor: &Actor,
+        wanted: &str,
+    ) -> Result<AccountSummary, AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        match accounts::find_id(self.store.pool(), wanted).await? {
+            Some(id) => self.get_account(actor, &id).await,
+            None => Err(AdminError::NotFound("service account")),
+        }
+    }
+
     /// Whether a service account named `name` exists (case-insensitive).
     pub async fn account_name_taken(&self, actor: &Actor, name: &str) -> Result<bool, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_READ)?;

@@ -490,3 +490,17 @@ pub async fn set_roles(tx: &mut Tx, id: &str, role_ids: &[String]) -> Result<(),
     }
     Ok(())
 }
+
+/// The id of the account with this id, name (case-insensitive) or current client ID.
+#[instrument(skip_all)]
+pub async fn find_id(pool: &AnyPool, wanted: &str) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query(
+        "select id from service_accounts \
+         where id = $1 or lower(name) = lower($1) or client_id = $1 limit 1",
+    )
+    .bind(wanted.trim())
+    .fetch_optional(pool)
+    .await?
+    .map(|r| r.try_get("id"))
+    .transpose()?)
+}
