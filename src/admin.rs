@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod roles;
+pub mod sessions;
 pub mod users;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod keys;
+pub mod sessions;
 pub mod token;
 pub mod usage;
 
@@ -94,6 +95,7 @@ pub struct OAuth {
     store: Store,
     cache: AuthCache,
     usage: UsageRecorder,
+    sessions: sessions::SessionRecorder,
     hasher: SecretHasher,
     signer: TokenSigner,
     verifier: TokenVerifier,
@@ -115,6 +117,7 @@ impl OAuth {
             store,
             cache: AuthCache::default(),
             usage: UsageRecorder::default(),
+            sessions: sessions::SessionRecorder::default(),
             hasher,
             issuer,
             audience,
@@ -202,6 +205,14 @@ impl OAuth {
             &scope,
         );
         self.usage.record(&rec.id, now);
+        self.sessions.record(crate::store::sessions::SessionRow {
+            jti,
+            account_id: rec.id.clone(),
+            client_id: client_id.to_owned(),
+            generation: rec.token_generation,
+            issued_at: now,
+            expires_at: exp.saturating_mul(1000),
+        });
         Ok(IssuedToken {
             access_token,
             token_type: "Bearer",
@@ -356,14 +367,17 @@ impl OAuth {
                 Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
             }
             if ticks.is_multiple_of(8)
-                && let Err(e) = self.usage.flush(&self.store).await
+                && let Err(e) = self.flush_usage().await
             {
-                tracing::warn!(error = %e, "cannot record last-used times");
+                tracing::warn!(error = %e, "cannot record last-used times and sessions");
             }
             if ticks.is_multiple_of(2400) {
                 let now = now_ms();
                 if let Err(e) = changes::prune(self.store.pool(), now - 3_600_000, now).await {
                     tracing::warn!(error = %e, "cannot prune the change feed");
+                }
+                if let Err(e) = crate::store::sessions::prune(self.store.pool(), now).await {
+                    tracing::warn!(error = %e, "cannot prune expired sessions");
                 }
                 if let Err(e) = self.load_revocations().await {
                     tracing::warn!(error = %e, "cannot reload revocations");
@@ -380,9 +394,11 @@ impl OAuth {
         Ok(seq)
     }
 
-    /// Writes pending last-used times now (at shutdown, and in tests).
+    /// Writes pending last-used times and sessions now (every two seconds, at shutdown,
+    /// before listing sessions, and in tests).
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
-        self.usage.flush(&self.store).await
+        self.usage.flush(&self.store).await?;
+        self.sessions.flush(&self.store).await
     }
 }
 

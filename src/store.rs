@@ -8,6 +8,7 @@ pub mod changes;
 pub mod groups;
 pub mod keys;
 pub mod roles;
+pub mod sessions;
 pub mod users;
 
 use std::time::Duration;

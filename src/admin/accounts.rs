@@ -301,7 +301,7 @@ impl Admin {
 
     /// Writes the audit event and the change-feed entry, commits, and drops the account
     /// from this instance's cache at once (other instances follow the feed).
-    async fn commit_account_change(
+    pub(crate) async fn commit_account_change(
         &self,
         mut tx: crate::store::Tx,
         actor: &Actor,

@@ -504,3 +504,19 @@ pub async fn find_id(pool: &AnyPool, wanted: &str) -> Result<Option<String>, Sto
     .map(|r| r.try_get("id"))
     .transpose()?)
 }
+
+/// Moves an account's token generation on, killing every token it holds (and ending any
+/// grace period of its previous credentials).
+#[instrument(skip_all)]
+pub async fn revoke_all_tokens(tx: &mut Tx, id: &str, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "update service_accounts set token_generation = token_generation + 1, \
+         old_client_id = null, old_secret_hash = null, old_expires_at = null, updated_at = $2 \
+         where id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

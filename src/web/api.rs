@@ -35,6 +35,14 @@ pub fn router() -> Router<AppState> {
             "/service-accounts/{id}/regenerate",
             post(accounts::regenerate_credentials),
         )
+        .route(
+            "/service-accounts/{id}/sessions",
+            get(accounts::list_sessions).delete(accounts::revoke_all_sessions),
+        )
+        .route(
+            "/service-accounts/{id}/sessions/{jti}",
+            delete(accounts::revoke_session),
+        )
         .route("/roles", get(access::list_roles).post(access::create_role))
         .route(
             "/roles/{id}",

@@ -73,6 +73,14 @@ pub fn router() -> Router<AppState> {
             "/settings/service-accounts/{id}/delete",
             get(account::confirm_delete).post(account::delete_service_account),
         )
+        .route(
+            "/settings/service-accounts/{id}/sessions/revoke",
+            post(account::revoke_session),
+        )
+        .route(
+            "/settings/service-accounts/{id}/sessions/revoke-all",
+            post(account::revoke_all_sessions),
+        )
         .route("/settings/roles", get(access::list_roles))
         .route(
             "/settings/roles/new",

@@ -241,3 +241,48 @@ pub async fn regenerate_credentials(
         account_json(&account),
     ))
 }
+
+/// `GET /api/v1/service-accounts/{id}/sessions`: live tokens, newest first.
+pub async fn list_sessions(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let sessions = app
+        .admin
+        .account_sessions(&token.actor(&source), &id)
+        .await?;
+    Ok(Json(json!({
+        "items": sessions.iter().map(|s| json!({
+            "jti": s.jti, "client_id": s.client_id,
+            "issued_at": format_ms(s.issued_at), "expires_at": format_ms(s.expires_at),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// `DELETE /api/v1/service-accounts/{id}/sessions/{jti}`: 204.
+pub async fn revoke_session(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path((id, jti)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.admin
+        .revoke_session(&token.actor(&source), &id, &jti)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/v1/service-accounts/{id}/sessions`: revokes them all; 204.
+pub async fn revoke_all_sessions(
+    State(app): State<AppState>,
+    Source(source): Source,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.admin
+        .revoke_all_sessions(&token.actor(&source), &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -68,6 +68,13 @@ pub struct EventView {
     source: String,
 }
 
+/// A live token as shown on the account page.
+pub struct SessionView {
+    jti: String,
+    issued: String,
+    expires: String,
+}
+
 /// The account page.
 #[derive(Template, WebTemplate)]
 #[template(path = "console/account.html")]
@@ -83,6 +90,8 @@ pub struct AccountPage {
     groups: Vec<crate::store::accounts::RoleRef>,
     permissions: Vec<(String, Vec<String>)>,
     events: Vec<EventView>,
+    sessions: Vec<SessionView>,
+    csrf: String,
     can_write: bool,
     can_audit: bool,
     notice: Option<String>,
@@ -136,6 +145,18 @@ async fn account_page(
         groups: app.admin.account_groups(&actor, id).await?,
         permissions: app.admin.permission_sources(&actor, id).await?,
         events,
+        sessions: app
+            .admin
+            .account_sessions(&actor, id)
+            .await?
+            .into_iter()
+            .map(|s| SessionView {
+                issued: format_ms(s.issued_at),
+                expires: format_ms(s.expires_at),
+                jti: s.jti,
+            })
+            .collect(),
+        csrf: console.session.csrf_token.clone(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         can_audit: actor.can(AUDIT_READ),
         notice,
@@ -427,4 +448,44 @@ pub async fn delete_service_account(
     }
     app.admin.delete_account(&actor, &id).await?;
     Ok(Redirect::to("/settings/service-accounts").into_response())
+}
+
+/// `POST /settings/service-accounts/{id}/sessions/revoke`: revokes one token.
+pub async fn revoke_session(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let jti = form.get("jti").unwrap_or_default().to_owned();
+    app.admin
+        .revoke_session(&console.session.actor(&console.source), &id, &jti)
+        .await?;
+    Ok(
+        account_page(&app, &console, &id, Some("Token revoked.".into()))
+            .await?
+            .into_response(),
+    )
+}
+
+/// `POST /settings/service-accounts/{id}/sessions/revoke-all`.
+pub async fn revoke_all_sessions(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    app.admin
+        .revoke_all_sessions(&console.session.actor(&console.source), &id)
+        .await?;
+    Ok(account_page(
+        &app,
+        &console,
+        &id,
+        Some("Every token of this account was revoked.".into()),
+    )
+    .await?
+    .into_response())
 }
