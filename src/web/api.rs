@@ -3,13 +3,14 @@
 
 pub mod access;
 pub mod accounts;
+pub mod spec;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 
 use super::extract::Source;
 use crate::admin::AdminError;
@@ -18,51 +19,20 @@ use crate::oauth::{OAuthError, VerifiedToken};
 
 /// The API routes.
 pub fn router() -> Router<AppState> {
-    let v1 = Router::new()
-        .route("/whoami", get(whoami))
-        .route("/session", delete(end_session))
-        .route(
-            "/service-accounts",
-            get(accounts::list_service_accounts).post(accounts::create_service_account),
-        )
-        .route(
-            "/service-accounts/{id}",
-            get(accounts::get_service_account)
-                .patch(accounts::update_service_account)
-                .delete(accounts::delete_service_account),
-        )
-        .route(
-            "/service-accounts/{id}/regenerate",
-            post(accounts::regenerate_credentials),
-        )
-        .route(
-            "/service-accounts/{id}/sessions",
-            get(accounts::list_sessions).delete(accounts::revoke_all_sessions),
-        )
-        .route(
-            "/service-accounts/{id}/sessions/{jti}",
-            delete(accounts::revoke_session),
-        )
-        .route("/roles", get(access::list_roles).post(access::create_role))
-        .route(
-            "/roles/{id}",
-            get(access::get_role)
-                .patch(access::update_role)
-                .delete(access::delete_role),
-        )
-        .route(
-            "/groups",
-            get(access::list_groups).post(access::create_group),
-        )
-        .route(
-            "/groups/{id}",
-            get(access::get_group)
-                .patch(access::update_group)
-                .delete(access::delete_group),
-        )
-        .route("/audit-events", get(access::list_audit_events))
+    let v1 = spec::ROUTES
+        .iter()
+        .fold(Router::new(), |router, r| {
+            router.route(r.path, (r.handler)())
+        })
         .fallback(not_found);
-    Router::new().nest("/api/v1", v1)
+    Router::new()
+        .nest("/api/v1", v1)
+        .route("/api/openapi.json", get(openapi))
+}
+
+/// `GET /api/openapi.json`: the OpenAPI 3 document, generated from the route table.
+async fn openapi(State(app): State<AppState>) -> axum::Json<serde_json::Value> {
+    axum::Json(spec::openapi(app.oauth.issuer()))
 }
 
 /// An API error: a status and `{"error","message"}`; internal details are logged only.

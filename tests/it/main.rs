@@ -14,6 +14,7 @@ mod console;
 mod instances;
 mod introspect;
 mod metadata;
+mod openapi;
 mod revoke;
 mod token;
 mod token_errors;
