@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod client_library;
 mod console;
+mod console_lifecycle;
 mod instances;
 mod introspect;
 mod metadata;
