@@ -240,9 +240,12 @@ impl OAuth {
         let alive = if claims.client_id == account.client_id {
             generation_of(&claims.jti) == Some(account.token_generation)
         } else {
-            // Tokens of the previous credentials live until the grace period ends.
+            // Tokens of the previous credentials live until the grace period ends, but only
+            // those of the generation just before the regeneration (or minted with the old
+            // pair during the grace period): older ones died earlier and stay dead.
             account.old_client_id.as_deref() == Some(claims.client_id.as_str())
                 && account.old_expires_at.is_some_and(|t| now_ms() < t)
+                && generation_of(&claims.jti).is_some_and(|g| g + 1 >= account.token_generation)
         };
         if !account.enabled || !alive {
             return Err(TokenError::Revoked);

@@ -427,18 +427,39 @@ impl Admin {
             let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
             changed.insert("groups".into(), names.into());
         }
-        if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
-            changed.insert("enabled".into(), enabled.into());
+        // A change of status is written as service_account.enabled or .disabled, as when
+        // the toggle alone is used, so the audit log reads the same whichever way it came.
+        let status = input.enabled.filter(|e| *e != before.account.enabled);
+        let mut events = Vec::new();
+        if !changed.is_empty() || status.is_none() {
+            events.push(AuditEvent {
+                action: "service_account.updated",
+                target_kind: "service_account",
+                target_id: id.to_owned(),
+                target_name: name.as_ref().to_owned(),
+                detail: serde_json::Value::Object(changed).to_string(),
+            });
         }
-        let event = AuditEvent {
-            action: "service_account.updated",
-            target_kind: "service_account",
-            target_id: id.to_owned(),
-            target_name: name.as_ref().to_owned(),
-            detail: serde_json::Value::Object(changed).to_string(),
+        if let Some(enabled) = status {
+            events.push(AuditEvent {
+                action: if enabled {
+                    "service_account.enabled"
+                } else {
+                    "service_account.disabled"
+                },
+                target_kind: "service_account",
+                target_id: id.to_owned(),
+                target_name: name.as_ref().to_owned(),
+                detail: String::new(),
+            });
+        }
+        let Some((last, earlier)) = events.split_last() else {
+            return Err(AdminError::NotFound("service account"));
         };
-        self.commit_account_change(tx, actor, &event, id, now)
-            .await?;
+        for event in earlier {
+            audit::append(&mut tx, actor, event, now).await?;
+        }
+        self.commit_account_change(tx, actor, last, id, now).await?;
         self.get_account(actor, id).await
     }
 

@@ -121,7 +121,9 @@ pub struct ListFilter {
     pub q: String,
     /// Only enabled (`Some(true)`) or disabled (`Some(false)`) accounts.
     pub enabled: Option<bool>,
-    /// Keyset cursor: the (lowercased name, id) of the last row of the previous page.
+    /// Keyset cursor: the (name, id) of the last row of the previous page. The database
+    /// lowercases the name itself, so the cursor matches its `lower(name)` ordering exactly
+    /// (SQLite's `lower` leaves non-ASCII letters as they are, unlike Rust's).
     pub after: Option<(String, String)>,
     /// Page size.
     pub limit: i64,
@@ -131,11 +133,7 @@ impl ListFilter {
     /// The opaque cursor that continues a list after `row`.
     pub fn cursor_after(row: &AccountRow) -> String {
         use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "{}\n{}",
-            row.name.to_lowercase(),
-            row.id
-        ))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", row.name, row.id))
     }
 
     /// Reads a cursor made by [`cursor_after`](Self::cursor_after); `None` if it is not one.
@@ -288,7 +286,7 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSumm
         "select {ACCOUNT_COLUMNS} from service_accounts \
          where ($1 = '' or lower(name) like $2 escape '\\') \
            and ($3 < 0 or enabled = $3) \
-           and ($4 = 0 or lower(name) > $5 or (lower(name) = $5 and id > $6)) \
+           and ($4 = 0 or lower(name) > lower($5) or (lower(name) = lower($5) and id > $6)) \
          order by lower(name), id limit $7"
     );
     let rows = sqlx::query(&sql)

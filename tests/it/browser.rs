@@ -393,3 +393,321 @@ async fn an_administrator_adds_an_account_and_both_downloads_work_at_the_token_e
 
     chrome.client.clone().close().await.unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The account lifecycle in the browser: toggle, regenerate, delete, read-only.
+
+/// Waits until `css` matches nothing (or panics after 10 s).
+async fn wait_until_gone(chrome: &Chrome, css: &str) {
+    for _ in 0..100 {
+        if chrome
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} is still there in {}", chrome.body().await);
+}
+
+/// Waits until the text of `css` is `text` (an htmx swap replaces the element).
+async fn wait_for_text(chrome: &Chrome, css: &str, text: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = chrome.client.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            if t.trim() == text {
+                return;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} reads {last:?}, not {text:?}");
+}
+
+async fn token_status(app: &TestApp, client_id: &str, secret: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/oauth/token", app.base_url()))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn the_enabled_toggle_updates_its_row_in_place_and_the_token_endpoint_follows() {
+    let Some(chrome) = chrome("toggle").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let other = app.account("aardvark").create().await;
+    let c = app.account("billing").create().await;
+    chrome.sign_in(&base, "admin").await;
+    let button = format!("tr[data-account-id='{}'] button.switch", c.id);
+    assert_eq!(chrome.text_of(&button).await, "Enabled");
+    // Mark the page, so a full reload (instead of an in-place swap) would be noticed.
+    chrome
+        .client
+        .execute("window.__keygateMark = 1; return null;", vec![])
+        .await
+        .unwrap();
+
+    chrome.find(&button).await.click().await.unwrap();
+    wait_for_text(&chrome, &button, "Disabled").await;
+    assert_eq!(
+        chrome
+            .find(&button)
+            .await
+            .attr("aria-checked")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("false")
+    );
+    assert_eq!(
+        token_status(&app, &c.client_id, &c.client_secret).await,
+        401
+    );
+    assert_eq!(
+        token_status(&app, &other.client_id, &other.client_secret).await,
+        200,
+        "the other row's account is untouched"
+    );
+    let other_button = format!("tr[data-account-id='{}'] button.switch", other.id);
+    assert_eq!(chrome.text_of(&other_button).await, "Enabled");
+
+    // The swapped row's form works again.
+    chrome.find(&button).await.click().await.unwrap();
+    wait_for_text(&chrome, &button, "Enabled").await;
+    assert_eq!(
+        token_status(&app, &c.client_id, &c.client_secret).await,
+        200
+    );
+    let mark = chrome
+        .client
+        .execute("return window.__keygateMark || 0;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(mark, json!(1), "the page was not reloaded");
+    assert_eq!(
+        chrome.client.current_url().await.unwrap().path(),
+        "/settings/service-accounts"
+    );
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn regenerating_from_the_menu_downloads_new_keys_that_work() {
+    let Some(chrome) = chrome("regenerate").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app
+        .account("billing")
+        .roles(&["Token Introspector"])
+        .create()
+        .await;
+    chrome.sign_in(&base, "admin").await;
+    chrome
+        .find(&format!("tr[data-account-id='{}'] td.name a", c.id))
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("billing").await;
+    let link = format!(
+        "details.menu a[href='/settings/service-accounts/{}/regenerate']",
+        c.id
+    );
+    assert!(
+        !chrome.find(&link).await.is_displayed().await.unwrap(),
+        "the menu starts closed"
+    );
+    chrome
+        .find("details.menu summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.find(&link).await.click().await.unwrap();
+    chrome
+        .wait_for_heading("Regenerate Client Keys for billing")
+        .await;
+    assert_eq!(chrome.value_of("#grace").await, "0");
+    chrome
+        .find("form[action$='/regenerate'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("New client keys for billing").await;
+    let shown_id = chrome.value_of("#cred-client-id").await;
+    assert_ne!(shown_id, c.client_id);
+
+    let json_link = chrome.find("#download-json").await;
+    let file = json_link.attr("download").await.unwrap().unwrap();
+    assert_eq!(file, "billing-credentials.json");
+    json_link.click().await.unwrap();
+    let text = chrome.downloaded(&file).await;
+    let keys: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(keys["client_id"], shown_id.as_str());
+    let t = token_with(
+        &app,
+        keys["client_id"].as_str().unwrap(),
+        keys["client_secret"].as_str().unwrap(),
+        keys["access_token_uri"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(t["scope"], "tokens:introspect");
+    assert_eq!(
+        token_status(&app, &c.client_id, &c.client_secret).await,
+        401
+    );
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn deleting_needs_the_name_typed_and_then_the_list_no_longer_shows_it() {
+    let Some(chrome) = chrome("delete").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app.account("billing").create().await;
+    chrome.sign_in(&base, "admin").await;
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts/{}", c.id))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("billing").await;
+    chrome
+        .find("details.menu summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .find(&format!(
+            "details.menu a[href='/settings/service-accounts/{}/delete']",
+            c.id
+        ))
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Delete billing?").await;
+    let submit = "form[data-confirm-value] button[type=submit]";
+    assert!(
+        !chrome.find(submit).await.is_enabled().await.unwrap(),
+        "disabled at first"
+    );
+    let input = chrome.find("#confirm-name").await;
+    input.send_keys("billin").await.unwrap();
+    assert!(
+        !chrome.find(submit).await.is_enabled().await.unwrap(),
+        "disabled on a prefix"
+    );
+    input.send_keys("gs").await.unwrap();
+    assert!(
+        !chrome.find(submit).await.is_enabled().await.unwrap(),
+        "disabled past the name"
+    );
+    input.clear().await.unwrap();
+    input.send_keys("billing").await.unwrap();
+    assert!(
+        chrome.find(submit).await.is_enabled().await.unwrap(),
+        "enabled on the name"
+    );
+    assert_eq!(
+        token_status(&app, &c.client_id, &c.client_secret).await,
+        200
+    );
+    chrome.find(submit).await.click().await.unwrap();
+
+    chrome.wait_for_heading("Service Accounts").await;
+    wait_until_gone(&chrome, &format!("tr[data-account-id='{}']", c.id)).await;
+    assert!(!chrome.body().await.contains(&c.client_id));
+    assert_eq!(
+        token_status(&app, &c.client_id, &c.client_secret).await,
+        401
+    );
+    assert_eq!(app.account_count().await, 0);
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_only_user_sees_no_button_that_changes_an_account() {
+    let Some(chrome) = chrome("read-only").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app.account("billing").create().await;
+    crate::console::console_user(&app, "auditor", &["Auditor"]).await;
+    chrome.sign_in(&base, "auditor").await;
+    let row = format!("tr[data-account-id='{}']", c.id);
+    assert_eq!(chrome.text_of(&format!("{row} .status")).await, "Enabled");
+
+    let labels = |chrome: &Chrome| {
+        let client = chrome.client.clone();
+        async move {
+            let mut out = Vec::new();
+            for b in client
+                .find_all(Locator::Css("main button, main a.button"))
+                .await
+                .unwrap()
+            {
+                out.push(b.text().await.unwrap());
+            }
+            out
+        }
+    };
+    let on_list = labels(&chrome).await;
+    assert_eq!(on_list, ["Search"], "{on_list:?}");
+    assert!(
+        chrome
+            .client
+            .find_all(Locator::Css(&format!("{row} form")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    chrome
+        .find(&format!("{row} td.name a"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("billing").await;
+    assert!(
+        chrome
+            .client
+            .find_all(Locator::Css("details.menu"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let on_page = labels(&chrome).await;
+    assert!(on_page.is_empty(), "{on_page:?}");
+    let body = chrome.body().await;
+    for action in ["edit", "regenerate", "delete", "enabled"] {
+        assert!(
+            !body.contains(&format!("/settings/service-accounts/{}/{action}", c.id)),
+            "{action}"
+        );
+    }
+    chrome.client.clone().close().await.unwrap();
+}

@@ -8,7 +8,7 @@ use keygate::domain::audit::Actor;
 
 use crate::helpers::{Resp, TestApp};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser's cookie jar and the CSRF token of the last page, against one app.
 pub struct Browser<'a> {
@@ -24,7 +24,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -57,13 +57,21 @@ impl<'a> Browser<'a> {
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
-        let res = self
-            .app
-            .post(path)
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await;
+        self.post_with_headers(path, form, &[]).await
+    }
+
+    /// Posts a form with extra request headers (such as htmx's `hx-request`).
+    pub async fn post_with_headers(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self.app.post(path).header("cookie", self.cookie_header());
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let res = req.form(form).send().await;
         self.remember(&res);
         res
     }
@@ -96,7 +104,7 @@ pub fn csrf_of(html: &str) -> String {
     value_of(html, "name=\"csrf\" value=\"").expect("a csrf field")
 }
 
-fn value_of(html: &str, prefix: &str) -> Option<String> {
+pub fn value_of(html: &str, prefix: &str) -> Option<String> {
     let start = html.find(prefix)? + prefix.len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].to_owned())
@@ -113,7 +121,7 @@ pub async fn console_user(app: &TestApp, username: &str, roles: &[&str]) {
         .unwrap();
 }
 
-async fn signed_in_admin(app: &TestApp) -> Browser<'_> {
+pub async fn signed_in_admin(app: &TestApp) -> Browser<'_> {
     console_user(app, "admin", &["Administrator"]).await;
     let mut b = Browser::new(app);
     let res = b.sign_in("admin", PASSWORD).await;
@@ -456,7 +464,7 @@ async fn step_two_lists_roles_with_permissions_and_back_keeps_what_was_typed() {
     assert!(html.contains(">ships invoices</textarea>"));
 }
 
-fn data_link(html: &str, id: &str) -> (String, String) {
+pub fn data_link(html: &str, id: &str) -> (String, String) {
     let start = html.find(&format!("id=\"{id}\"")).expect("the link");
     let tag = &html[start..start + html[start..].find('>').unwrap()];
     let href = value_of(tag, "href=\"").unwrap();

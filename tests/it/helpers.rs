@@ -727,10 +727,12 @@ impl Req<'_> {
             .body(body)
     }
 
-    /// A JSON body.
+    /// A JSON body, with its `content-length` as a real client sends it.
     pub fn json(self, value: &Value) -> Self {
+        let body = value.to_string();
         self.header("content-type", "application/json")
-            .body(value.to_string())
+            .header("content-length", body.len().to_string())
+            .body(body)
     }
 
     /// The body, as is (set `content-type` separately).

@@ -7,10 +7,12 @@
 
 mod helpers;
 
+mod api_accounts;
 mod browser;
 mod cli;
 mod client_library;
 mod console;
+mod console_lifecycle;
 mod instances;
 mod introspect;
 mod metadata;
