@@ -20,7 +20,7 @@ pub struct CreateAccount {
     pub name: String,
     /// Description (optional).
     pub description: String,
-    /// Role ids to assign.
+    /// Roles to assign, by id or name.
     pub role_ids: Vec<String>,
     /// Token lifetime in seconds (default one hour).
     pub token_lifetime_secs: Option<i64>,
@@ -60,7 +60,7 @@ impl Admin {
             Some(s) => TokenLifetime::parse(s)?,
             None => TokenLifetime::DEFAULT,
         };
-        let mut role_ids = input.role_ids;
+        let mut role_ids = self.resolve_roles(&input.role_ids).await?;
         role_ids.sort();
         role_ids.dedup();
         let roles = self.assignable_roles(actor, &role_ids).await?;
@@ -327,7 +327,7 @@ pub struct UpdateAccount {
     pub description: Option<String>,
     /// New token lifetime in seconds.
     pub token_lifetime_secs: Option<i64>,
-    /// New set of directly assigned roles (ids).
+    /// New set of directly assigned roles (ids or names).
     pub role_ids: Option<Vec<String>>,
     /// New set of groups (ids or names).
     pub groups: Option<Vec<String>>,
@@ -360,8 +360,8 @@ impl Admin {
             None => TokenLifetime::parse(before.account.token_lifetime_secs)?,
         };
         let new_roles = match &input.role_ids {
-            Some(ids) => {
-                let mut ids = ids.clone();
+            Some(wanted) => {
+                let mut ids = self.resolve_roles(wanted).await?;
                 ids.sort();
                 ids.dedup();
                 Some(self.assignable_roles(actor, &ids).await?)

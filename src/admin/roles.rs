@@ -29,7 +29,7 @@ pub struct GroupInput {
     pub name: String,
     /// Description.
     pub description: String,
-    /// Role ids the group gives its members.
+    /// Roles the group gives its members, by id or name.
     pub role_ids: Vec<String>,
     /// Member service-account ids.
     pub member_ids: Vec<String>,
@@ -238,7 +238,7 @@ impl Admin {
     ) -> Result<GroupRow, AdminError> {
         let name = parse_name("name", &input.name)?;
         let description = parse_description(&input.description)?;
-        let mut role_ids = input.role_ids.clone();
+        let mut role_ids = self.resolve_roles(&input.role_ids).await?;
         role_ids.sort();
         role_ids.dedup();
         let roles = roles::by_ids(self.store.pool(), &role_ids).await?;

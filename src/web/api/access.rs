@@ -184,7 +184,7 @@ async fn save_group(
         None => None,
     };
     let role_ids = match body.roles {
-        Some(r) => app.admin.resolve_roles(&r).await?,
+        Some(r) => r,
         None => before
             .as_ref()
             .map(|g| g.roles.iter().map(|r| r.id.clone()).collect())

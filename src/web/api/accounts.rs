@@ -8,12 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, Bearer};
-use crate::admin::AdminError;
 use crate::admin::accounts::{CreateAccount, IssuedCredentials, UpdateAccount};
 use crate::app::AppState;
-use crate::domain::audit::Actor;
 use crate::domain::format_ms;
-use crate::domain::permission::SERVICE_ACCOUNTS_WRITE;
 use crate::store::accounts::{AccountSummary, ListFilter};
 use crate::web::extract::Source;
 
@@ -109,16 +106,6 @@ pub async fn list_service_accounts(
     })))
 }
 
-/// Refuses a caller without `service-accounts:write` before its body is looked at, so an
-/// error about the body (such as an unknown role, which lists the roles) tells it nothing.
-fn require_write(actor: &Actor) -> Result<(), ApiError> {
-    if actor.can(SERVICE_ACCOUNTS_WRITE) {
-        Ok(())
-    } else {
-        Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into())
-    }
-}
-
 /// Body of `POST /api/v1/service-accounts`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,8 +127,6 @@ pub async fn create_service_account(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
     let actor = token.actor(&source);
-    require_write(&actor)?;
-    let role_ids = app.admin.resolve_roles(&body.roles).await?;
     let creds = app
         .admin
         .create_account(
@@ -149,7 +134,7 @@ pub async fn create_service_account(
             CreateAccount {
                 name: body.name,
                 description: body.description,
-                role_ids,
+                role_ids: body.roles,
                 token_lifetime_secs: body.token_lifetime_secs,
             },
         )
@@ -196,12 +181,6 @@ pub async fn update_service_account(
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
     let actor = token.actor(&source);
-    require_write(&actor)?;
-    let role_ids = match &body.roles {
-        Some(r) => Some(app.admin.resolve_roles(r).await?),
-        None => None,
-    };
-    let actor = token.actor(&source);
     let account = app
         .admin
         .update_account(
@@ -211,7 +190,7 @@ pub async fn update_service_account(
                 name: body.name,
                 description: body.description,
                 token_lifetime_secs: body.token_lifetime_secs,
-                role_ids,
+                role_ids: body.roles,
                 groups: body.groups,
                 enabled: body.enabled,
             },
