@@ -354,18 +354,29 @@ impl OAuth {
             }
         };
         let mut ticks: u64 = 0;
+        let mut last_read = now_ms();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(250)) => {}
                 () = self.wake.notified() => {}
             }
             ticks += 1;
-            match changes::since(self.store.pool(), last_seq, 1000).await {
+            let now = now_ms();
+            match changes::since(self.store.pool(), last_seq, now - FEED_LOOKBACK_MS, 1000).await {
                 Ok(list) => {
                     for (seq, change) in list {
                         self.cache.apply(&change);
-                        last_seq = seq;
+                        last_seq = last_seq.max(seq);
                     }
+                    if now - last_read > FEED_LOOKBACK_MS {
+                        // The feed could not be read for a while: changes may have been
+                        // missed, so forget every cached account.
+                        self.cache.apply(&Change::AllAccounts);
+                        if let Err(e) = self.load_revocations().await {
+                            tracing::warn!(error = %e, "cannot reload revocations");
+                        }
+                    }
+                    last_read = now;
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
             }
@@ -404,6 +415,9 @@ impl OAuth {
         self.sessions.flush(&self.store).await
     }
 }
+
+/// How far back the change feed is read again on each poll (see [`changes::since`]).
+const FEED_LOOKBACK_MS: i64 = 5_000;
 
 /// The token generation a `jti` was minted under (see [`OAuth::issue`]).
 fn generation_of(jti: &str) -> Option<i64> {

@@ -64,19 +64,28 @@ pub async fn append(
     Ok(())
 }
 
-/// Changes after sequence number `after`, oldest first, at most `limit`.
+/// Changes after sequence number `after`, and any made at or after `recent_at` (epoch ms),
+/// oldest first, at most `limit`.
+///
+/// On PostgreSQL, sequence numbers are taken when a transaction inserts, not when it
+/// commits, so a change can become visible after a later-numbered one has been read. Reading
+/// the last few seconds again catches it; applying a change twice only drops a cache entry
+/// twice.
 #[instrument(skip_all)]
 pub async fn since(
     pool: &AnyPool,
     after: i64,
+    recent_at: i64,
     limit: i64,
 ) -> Result<Vec<(i64, Change)>, StoreError> {
-    let rows =
-        sqlx::query("select seq, kind, key from changes where seq > $1 order by seq limit $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query(
+        "select seq, kind, key from changes where seq > $1 or at >= $2 order by seq limit $3",
+    )
+    .bind(after)
+    .bind(recent_at)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let seq: i64 = r.try_get("seq")?;
