@@ -256,6 +256,16 @@ impl<S: Send + Sync> FromRequest<S> for FormFields {
     }
 }
 
+/// The message of an error the user can fix on the form they sent (shown inline, with
+/// what they typed kept); any other error becomes an error page.
+pub fn form_error(e: AdminError) -> Result<String, ConsoleError> {
+    match e {
+        AdminError::Invalid(v) => Ok(v.message),
+        AdminError::Conflict { message, .. } | AdminError::Escalation(message) => Ok(message),
+        other => Err(other.into()),
+    }
+}
+
 /// An error page.
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::accounts::RoleChoice;
-use super::{Chrome, Console, ConsoleError, FormFields};
+use super::{Chrome, Console, ConsoleError, FormFields, form_error};
 use crate::admin::AdminError;
 use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
@@ -104,15 +104,6 @@ fn role_input(form: &FormFields) -> RoleInput {
     }
 }
 
-/// An error the user can fix, shown on the form; anything else becomes an error page.
-fn inline(e: AdminError) -> Result<String, ConsoleError> {
-    match e {
-        AdminError::Invalid(v) => Ok(v.message),
-        AdminError::Conflict { message, .. } | AdminError::Escalation(message) => Ok(message),
-        other => Err(other.into()),
-    }
-}
-
 /// `GET /settings/roles/new`.
 pub async fn new_role(console: Console) -> Result<Response, ConsoleError> {
     require(&console, ROLES_WRITE)?;
@@ -146,7 +137,7 @@ pub async fn create_role(
                 "/settings/roles/new".into(),
                 &input,
             );
-            page.error = Some(inline(e)?);
+            page.error = Some(form_error(e)?);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
@@ -204,7 +195,7 @@ pub async fn save_role(
                 format!("/settings/roles/{id}/edit"),
                 &input,
             );
-            page.error = Some(inline(e)?);
+            page.error = Some(form_error(e)?);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
@@ -395,7 +386,7 @@ async fn save_group_form(
                 None => ("Add Group".to_owned(), "/settings/groups/new".to_owned()),
             };
             let mut page = group_form(app, console, heading, action, &input).await?;
-            page.error = Some(inline(e)?);
+            page.error = Some(form_error(e)?);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

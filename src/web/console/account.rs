@@ -307,9 +307,7 @@ pub async fn save_service_account(
                     .into_response(),
             );
         }
-        Err(AdminError::Invalid(v)) => v.message,
-        Err(AdminError::Conflict { message, .. } | AdminError::Escalation(message)) => message,
-        Err(e) => return Err(e.into()),
+        Err(e) => super::form_error(e)?,
     };
     let current = app.admin.get_account(&actor, &id).await?;
     let roles = RoleChoice::all(app.admin.list_roles(&actor).await?, &role_ids);

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::accounts::RoleChoice;
-use super::{Chrome, Console, ConsoleError, FormFields};
+use super::{Chrome, Console, ConsoleError, FormFields, form_error};
 use crate::admin::AdminError;
 use crate::app::AppState;
 use crate::domain::format_ms;
@@ -96,14 +96,6 @@ pub async fn list_users(
         .into_response())
 }
 
-fn inline(e: AdminError) -> Result<String, ConsoleError> {
-    match e {
-        AdminError::Invalid(v) => Ok(v.message),
-        AdminError::Conflict { message, .. } | AdminError::Escalation(message) => Ok(message),
-        other => Err(other.into()),
-    }
-}
-
 /// `POST /settings/users`: adds a console user.
 pub async fn add_user(
     State(app): State<AppState>,
@@ -129,7 +121,7 @@ pub async fn add_user(
         .await?
         .into_response()),
         Err(e) => {
-            let message = inline(e)?;
+            let message = form_error(e)?;
             let page = users_page(&app, &console, None, Some(message), Some(&form)).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -152,7 +144,7 @@ pub async fn toggle_user(
     {
         Ok(()) => Ok(Redirect::to("/settings/users").into_response()),
         Err(e) => {
-            let message = inline(e)?;
+            let message = form_error(e)?;
             let page = users_page(&app, &console, None, Some(message), None).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -229,7 +221,7 @@ pub async fn save_user_roles(
     {
         Ok(()) => Ok(Redirect::to("/settings/users").into_response()),
         Err(e) => {
-            let message = inline(e)?;
+            let message = form_error(e)?;
             let page = user_roles_page(&app, &console, &id, Some(role_ids), Some(message)).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
