@@ -434,6 +434,12 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
         app.config.issuer(),
         app.config.token_url()
     );
+    if matches!(app.admin.has_console_users().await, Ok(false)) {
+        tracing::info!(
+            "no console user yet: create the first with \
+             `keygate admin create --username admin --password-stdin`"
+        );
+    }
     let router = crate::web::router(app.clone());
     axum::serve(
         listener,
