@@ -12,7 +12,7 @@ use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
 use crate::domain::audit::Actor;
 use crate::domain::format_ms;
-use crate::domain::permission::ROLES_WRITE;
+use crate::domain::permission::{ROLES_WRITE, SERVICE_ACCOUNTS_WRITE};
 use crate::store::audit::AuditFilter;
 use crate::store::groups::GroupRow;
 use crate::store::roles::RoleRow;
@@ -198,6 +198,9 @@ async fn save_group(
     body: GroupBody,
 ) -> Result<GroupRow, ApiError> {
     let actor = token.actor(source);
+    // Before the body is looked at: an unknown role's error lists every role.
+    require(&actor, ROLES_WRITE)?;
+    require(&actor, SERVICE_ACCOUNTS_WRITE)?;
     let before = match id {
         Some(id) => Some(app.admin.get_group(&actor, id).await?),
         None => None,
