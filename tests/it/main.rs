@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod api_access;
 mod api_accounts;
 mod browser;
 mod cli;
