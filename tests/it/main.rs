@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod client_library;
 mod console;
+mod console_access;
 mod console_lifecycle;
 mod instances;
 mod introspect;
