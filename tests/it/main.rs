@@ -11,6 +11,7 @@ mod api_access;
 mod api_accounts;
 mod browser;
 mod cli;
+mod cli_lifecycle;
 mod client_library;
 mod console;
 mod console_access;
