@@ -65,6 +65,15 @@ impl AuthCache {
             if e.by_id.len() >= MAX_ENTRIES {
                 *e = Entries::default();
             }
+            // A fresher record of the same account replaces the cached one: drop the client
+            // IDs only the cached one had (say, the pair a regeneration replaced), or they
+            // would outlive the change-feed entry that drops this record.
+            if let Some(prev) = e.by_id.remove(&rec.id) {
+                e.by_client.remove(&prev.client_id);
+                if let Some(old) = &prev.old_client_id {
+                    e.by_client.remove(old);
+                }
+            }
             e.by_client.insert(rec.client_id.clone(), rec.clone());
             if let Some(old) = &rec.old_client_id {
                 e.by_client.insert(old.clone(), rec.clone());

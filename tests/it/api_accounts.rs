@@ -12,31 +12,31 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Creds, Resp, TestApp};
 
-const MANAGER: &str = "Service Account Manager";
+pub(crate) const MANAGER: &str = "Service Account Manager";
 
 /// An account calling the API, with a token.
-struct Caller {
-    creds: Creds,
-    token: String,
+pub(crate) struct Caller {
+    pub(crate) creds: Creds,
+    pub(crate) token: String,
 }
 
-async fn caller(app: &TestApp, name: &str, roles: &[&str]) -> Caller {
+pub(crate) async fn caller(app: &TestApp, name: &str, roles: &[&str]) -> Caller {
     let creds = app.account(name).roles(roles).create().await;
     let token = app.token(&creds).await;
     Caller { creds, token }
 }
 
-async fn manager(app: &TestApp) -> Caller {
+pub(crate) async fn manager(app: &TestApp) -> Caller {
     caller(app, "automation", &[MANAGER]).await
 }
 
 /// An administrator account, which may give every role.
-async fn administrator(app: &TestApp) -> Caller {
+pub(crate) async fn administrator(app: &TestApp) -> Caller {
     caller(app, "root", &["Administrator"]).await
 }
 
 /// An account that may introspect, to ask about other tokens.
-async fn introspector(app: &TestApp) -> Creds {
+pub(crate) async fn introspector(app: &TestApp) -> Creds {
     app.account("introspector")
         .roles(&["Token Introspector"])
         .create()
@@ -45,7 +45,7 @@ async fn introspector(app: &TestApp) -> Creds {
 
 /// Sends an API request with `token` (if any) and a JSON body (if any). Every API answer
 /// is checked to be JSON `{"error","message"}` when it is an error, and never a 5xx.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -74,7 +74,7 @@ async fn call(
     res
 }
 
-async fn create(app: &TestApp, token: &str, body: Value) -> Resp {
+pub(crate) async fn create(app: &TestApp, token: &str, body: Value) -> Resp {
     call(
         app,
         Method::POST,
@@ -85,16 +85,16 @@ async fn create(app: &TestApp, token: &str, body: Value) -> Resp {
     .await
 }
 
-async fn get(app: &TestApp, token: &str, path: &str) -> Resp {
+pub(crate) async fn get(app: &TestApp, token: &str, path: &str) -> Resp {
     call(app, Method::GET, path, Some(token), None).await
 }
 
-async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> Resp {
+pub(crate) async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> Resp {
     let path = format!("/api/v1/service-accounts/{id}");
     call(app, Method::PATCH, &path, Some(token), Some(body)).await
 }
 
-async fn delete(app: &TestApp, token: &str, id: &str) -> Resp {
+pub(crate) async fn delete(app: &TestApp, token: &str, id: &str) -> Resp {
     let path = format!("/api/v1/service-accounts/{id}");
     call(app, Method::DELETE, &path, Some(token), None).await
 }
@@ -105,7 +105,7 @@ async fn regenerate(app: &TestApp, token: &str, id: &str, body: Option<Value>) -
 }
 
 /// The credentials in a 201/200 answer of create or regenerate.
-fn creds_of(res: &Resp) -> Creds {
+pub(crate) fn creds_of(res: &Resp) -> Creds {
     let v = res.json();
     Creds {
         id: v["id"].as_str().unwrap().to_owned(),
@@ -116,38 +116,38 @@ fn creds_of(res: &Resp) -> Creds {
 }
 
 /// Creates an account through the API and returns its credentials.
-async fn create_ok(app: &TestApp, token: &str, body: Value) -> Creds {
+pub(crate) async fn create_ok(app: &TestApp, token: &str, body: Value) -> Creds {
     let res = create(app, token, body).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
     creds_of(&res)
 }
 
-async fn account(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn account(app: &TestApp, token: &str, id: &str) -> Value {
     let res = get(app, token, &format!("/api/v1/service-accounts/{id}")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     res.json()
 }
 
 #[track_caller]
-fn assert_invalid_client(res: &Resp) {
+pub(crate) fn assert_invalid_client(res: &Resp) {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text());
     assert_eq!(res.error(), "invalid_client", "{}", res.text());
 }
 
 /// Asserts that `token` is dead everywhere: whoami 401 and introspection inactive.
-async fn assert_dead(app: &TestApp, introspector: &Creds, token: &str) {
+pub(crate) async fn assert_dead(app: &TestApp, introspector: &Creds, token: &str) {
     app.whoami(token).await.assert_invalid_token();
     assert!(!app.is_active(introspector, token).await, "still active");
 }
 
 /// Asserts that `token` works: whoami 200 and introspection active.
-async fn assert_alive(app: &TestApp, introspector: &Creds, token: &str) {
+pub(crate) async fn assert_alive(app: &TestApp, introspector: &Creds, token: &str) {
     let res = app.whoami(token).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert!(app.is_active(introspector, token).await, "not active");
 }
 
-async fn events(app: &TestApp, id: &str) -> Vec<AuditRow> {
+pub(crate) async fn events(app: &TestApp, id: &str) -> Vec<AuditRow> {
     app.state
         .admin
         .audit_events(

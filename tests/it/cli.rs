@@ -11,10 +11,10 @@ use crate::helpers::{Creds, TestApp};
 
 /// What a run of the command printed and how it ended.
 #[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// The command over `app`'s database, with its master key unless `master_key` is false.
@@ -69,7 +69,7 @@ async fn run_command(mut cmd: Command, args: &[&str], stdin: Option<&str>) -> Ru
 }
 
 /// Runs `keygate ARGS` over `app`'s database with its master key.
-async fn keygate(app: &TestApp, args: &[&str]) -> Run {
+pub(crate) async fn keygate(app: &TestApp, args: &[&str]) -> Run {
     run_command(command(app, true), args, None).await
 }
 

@@ -14,6 +14,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Browser<'a> {
     app: &'a TestApp,
     cookies: Vec<(String, String)>,
+    address: Option<std::net::SocketAddr>,
 }
 
 impl<'a> Browser<'a> {
@@ -21,6 +22,22 @@ impl<'a> Browser<'a> {
         Self {
             app,
             cookies: Vec::new(),
+            address: None,
+        }
+    }
+
+    /// A browser whose requests come from `address` (as the audit log's source).
+    pub fn from_address(app: &'a TestApp, address: std::net::SocketAddr) -> Self {
+        Self {
+            address: Some(address),
+            ..Self::new(app)
+        }
+    }
+
+    fn send_from(&self, req: crate::helpers::Req<'a>) -> crate::helpers::Req<'a> {
+        match self.address {
+            Some(a) => req.sent_from(a),
+            None => req,
         }
     }
 
@@ -46,12 +63,8 @@ impl<'a> Browser<'a> {
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {
-        let res = self
-            .app
-            .get(path)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await;
+        let req = self.app.get(path).header("cookie", self.cookie_header());
+        let res = self.send_from(req).send().await;
         self.remember(&res);
         res
     }
@@ -67,7 +80,7 @@ impl<'a> Browser<'a> {
         form: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> Resp {
-        let mut req = self.app.post(path).header("cookie", self.cookie_header());
+        let mut req = self.send_from(self.app.post(path).header("cookie", self.cookie_header()));
         for (k, v) in headers {
             req = req.header(k, v);
         }

@@ -708,6 +708,12 @@ impl Req<'_> {
         self.header("authorization", value)
     }
 
+    /// As if sent from `addr` (what a served app learns from the connection).
+    pub fn sent_from(mut self, addr: SocketAddr) -> Self {
+        self.builder = self.builder.extension(axum::extract::ConnectInfo(addr));
+        self
+    }
+
     /// `Authorization: Bearer token`.
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", format!("Bearer {token}"))

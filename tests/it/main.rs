@@ -7,11 +7,14 @@
 
 mod helpers;
 
+mod api_access;
 mod api_accounts;
 mod browser;
 mod cli;
+mod cli_lifecycle;
 mod client_library;
 mod console;
+mod console_access;
 mod console_lifecycle;
 mod instances;
 mod introspect;
