@@ -187,7 +187,13 @@ impl Admin {
     }
 
     /// Deletes a custom role; it is removed from every account, group and user holding it.
-    pub async fn delete_role(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
+    /// A role in use is deleted only when `confirmed`.
+    pub async fn delete_role(
+        &self,
+        actor: &Actor,
+        id: &str,
+        confirmed: bool,
+    ) -> Result<(), AdminError> {
         Self::require(actor, ROLES_WRITE)?;
         let before = self.get_role(actor, id).await?;
         if before.builtin {
@@ -196,6 +202,16 @@ impl Admin {
             ));
         }
         let holders = roles::holders(self.store.pool(), id).await?;
+        let (a, g, u) = holders;
+        if a + g + u > 0 && !confirmed {
+            return Err(AdminError::Conflict {
+                field: "confirm",
+                message: format!(
+                    "The role is held by {a} service accounts, {g} groups and {u} console \
+                     users; repeat with confirm=true to remove it from them and delete it."
+                ),
+            });
+        }
         let mut tx = self.store.begin().await?;
         if !roles::delete(&mut tx, id).await? {
             return Err(AdminError::NotFound("role"));

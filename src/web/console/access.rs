@@ -253,7 +253,7 @@ pub async fn delete_role(
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
     app.admin
-        .delete_role(&console.session.actor(&console.source), &id)
+        .delete_role(&console.session.actor(&console.source), &id, true)
         .await?;
     roles_page(&app, &console, Some("Role deleted.".into())).await
 }
