@@ -15,6 +15,7 @@ mod instances;
 mod introspect;
 mod metadata;
 mod revoke;
+mod search;
 mod token;
 mod token_errors;
 mod whoami;
