@@ -6,6 +6,7 @@ pub mod keys;
 pub mod sessions;
 pub mod token;
 pub mod usage;
+pub mod verified;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::store::{Backend, Store, StoreError, audit};
 use cache::AuthCache;
 use token::{Claims, TokenError, TokenSigner, TokenVerifier};
 use usage::UsageRecorder;
+use verified::VerifiedTokens;
 
 /// An error of the OAuth protocol, with its RFC 6749 §5.2 code.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +72,7 @@ pub struct IssuedToken {
 #[derive(Debug, Clone)]
 pub struct VerifiedToken {
     /// The token's claims.
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     /// The account, current.
     pub account: Arc<AuthRecord>,
     /// What the token allows now: its scope within the account's current permissions.
@@ -99,6 +101,7 @@ pub struct OAuth {
     hasher: SecretHasher,
     signer: TokenSigner,
     verifier: TokenVerifier,
+    verified: VerifiedTokens,
     issuer: String,
     audience: String,
     jwks_json: String,
@@ -114,6 +117,7 @@ impl OAuth {
         Self {
             verifier: TokenVerifier::new(&keys.public_jwks, &issuer, &audience),
             signer: TokenSigner::new(keys.signing),
+            verified: VerifiedTokens::default(),
             store,
             cache: AuthCache::default(),
             usage: UsageRecorder::default(),
@@ -224,8 +228,25 @@ impl OAuth {
 
     /// Checks a bearer token: signature, type, issuer, audience, times, revocation, and that
     /// its account still exists, is enabled and has not moved its token cut-off past it.
+    ///
+    /// A token seen before skips the signature check (see [`VerifiedTokens`]); every other
+    /// check runs on every call, from memory.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
-        let claims = self.verifier.verify(token)?;
+        let now = now_ms() / 1000;
+        let claims = match self.verified.get(token) {
+            Some(claims) => {
+                // The verifier's own test, with its leeway: past `exp` + leeway is expired.
+                if claims.exp < now - token::LEEWAY_SECS {
+                    return Err(TokenError::Expired);
+                }
+                claims
+            }
+            None => {
+                let claims = Arc::new(self.verifier.verify(token)?);
+                self.verified.insert(token, claims.clone(), now);
+                claims
+            }
+        };
         if self.cache.is_revoked(&claims.jti) {
             return Err(TokenError::Revoked);
         }

@@ -47,6 +47,9 @@ struct ClaimsRef<'a> {
     scope: &'a str,
 }
 
+/// Clock skew allowed between instances sharing a database, in seconds.
+pub const LEEWAY_SECS: i64 = 5;
+
 /// Signs access tokens with the current key.
 pub struct TokenSigner {
     pair: EcdsaKeyPair,
@@ -145,7 +148,7 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf", "iat"]);
         validation.validate_nbf = true;
         // Allow a few seconds of clock skew between instances sharing a database.
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
         Self { keys, validation }
     }
 

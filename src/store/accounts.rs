@@ -195,6 +195,69 @@ pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Inserts many new accounts and their role assignments with multi-row inserts (bulk
+/// loading: seeding, imports). Every account gets the same `now`; `news` may be any length.
+#[instrument(skip_all)]
+pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), StoreError> {
+    // 7 parameters a row: well under SQLite's and PostgreSQL's limits per statement.
+    const ROWS: usize = 1000;
+    for chunk in news.chunks(ROWS) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                let p = i * 7;
+                format!(
+                    "(${}, ${}, ${}, 1, ${}, ${}, ${}, 0, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 7
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "insert into service_accounts (id, name, description, enabled, client_id, \
+             secret_hash, token_lifetime_secs, token_generation, created_at, updated_at) \
+             values {values}"
+        );
+        let mut q = sqlx::query(&sql);
+        for n in chunk {
+            q = q
+                .bind(n.id)
+                .bind(n.name)
+                .bind(n.description)
+                .bind(n.client_id)
+                .bind(n.secret_hash)
+                .bind(n.token_lifetime_secs)
+                .bind(n.now);
+        }
+        q.execute(&mut **tx).await?;
+        let pairs: Vec<(&str, &str)> = chunk
+            .iter()
+            .flat_map(|n| n.role_ids.iter().map(move |r| (n.id, r.as_str())))
+            .collect();
+        for pairs in pairs.chunks(ROWS) {
+            let sql = format!(
+                "insert into account_roles (account_id, role_id) values {}",
+                (0..pairs.len())
+                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (a, r) in pairs {
+                q = q.bind(*a).bind(*r);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The account whose current or grace-period client ID is `client_id`.
 #[instrument(skip_all)]
 pub async fn auth_by_client_id(
@@ -278,27 +341,79 @@ pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<AccountSummary>, S
     }))
 }
 
+/// Rows a search first looks at, in list order from the cursor, before it asks the trigram
+/// index (see [`list`]).
+const SEARCH_WINDOW: i64 = 1000;
+
 /// A page of accounts matching `filter`, with their direct roles.
+///
+/// Pages are read in `(lower(name), id)` order from the keyset cursor on, through the index
+/// of that order, so a deep page costs what the first one does. A name search first filters
+/// the next [`SEARCH_WINDOW`] rows of that order: a common term fills its page there. If it
+/// does not, the trigram index (`service_account_names`: FTS5 on SQLite, pg_trgm on
+/// PostgreSQL) finds the few candidates, which are checked with the exact `like` and sorted.
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSummary>, StoreError> {
     let (after_name, after_id) = filter.after.clone().unwrap_or_default();
-    let sql = format!(
-        "select {ACCOUNT_COLUMNS} from service_accounts \
-         where ($1 = '' or lower(name) like $2 escape '\\') \
-           and ($3 < 0 or enabled = $3) \
-           and ($4 = 0 or lower(name) > lower($5) or (lower(name) = lower($5) and id > $6)) \
-         order by lower(name), id limit $7"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(&filter.q)
-        .bind(format!("%{}%", like_escape(&filter.q.to_lowercase())))
-        .bind(filter.enabled.map_or(-1_i64, i64::from))
-        .bind(i64::from(filter.after.is_some()))
-        .bind(after_name)
-        .bind(after_id)
-        .bind(filter.limit)
-        .fetch_all(pool)
-        .await?;
+    let enabled = filter.enabled.map_or(-1_i64, i64::from);
+    let rows = if filter.q.is_empty() {
+        let sql = format!(
+            "select {ACCOUNT_COLUMNS} from service_accounts \
+             where lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
+               and ($3 < 0 or enabled = $3) \
+             order by lower(name), id limit $4"
+        );
+        sqlx::query(&sql)
+            .bind(&after_name)
+            .bind(&after_id)
+            .bind(enabled)
+            .bind(filter.limit)
+            .fetch_all(pool)
+            .await?
+    } else {
+        let q = filter.q.to_lowercase();
+        let pattern = format!("%{}%", like_escape(&q));
+        let sql = format!(
+            "select {ACCOUNT_COLUMNS} from service_accounts \
+             where id in (select id from service_accounts \
+                          where lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
+                          order by lower(name), id limit $6) \
+               and ($3 < 0 or enabled = $3) and lower(name) like $4 escape '\\' \
+             order by lower(name), id limit $5"
+        );
+        let window = sqlx::query(&sql)
+            .bind(&after_name)
+            .bind(&after_id)
+            .bind(enabled)
+            .bind(&pattern)
+            .bind(filter.limit)
+            .bind(SEARCH_WINDOW)
+            .fetch_all(pool)
+            .await?;
+        if i64::try_from(window.len()).unwrap_or(i64::MAX) >= filter.limit {
+            window
+        } else {
+            // Candidates only, a superset: without an escape clause `%` and `_` match more,
+            // and `_` for a backslash (PostgreSQL's default escape) matches it too.
+            let candidates = format!("%{}%", q.replace('\\', "_"));
+            let sql = format!(
+                "select {ACCOUNT_COLUMNS} from service_accounts \
+                 where id in (select account_id from service_account_names where name like $6) \
+                   and lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
+                   and ($3 < 0 or enabled = $3) and lower(name) like $4 escape '\\' \
+                 order by lower(name), id limit $5"
+            );
+            sqlx::query(&sql)
+                .bind(&after_name)
+                .bind(&after_id)
+                .bind(enabled)
+                .bind(&pattern)
+                .bind(filter.limit)
+                .bind(&candidates)
+                .fetch_all(pool)
+                .await?
+        }
+    };
     let accounts = rows
         .iter()
         .map(account_from_row)

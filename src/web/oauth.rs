@@ -1,8 +1,6 @@
 //! OAuth 2.0 endpoints: token (RFC 6749 §4.4), revocation (RFC 7009), introspection
 //! (RFC 7662), authorization-server metadata (RFC 8414) and the JWKS.
 
-use std::collections::HashMap;
-
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -118,13 +116,26 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
     ]
 }
 
-/// The parameters of an OAuth request, from a form or a JSON body, each at most once.
+/// The parameters of an OAuth request, from a form or a JSON body, each at most once. A
+/// request has a handful, so a list beats a hash map.
 #[derive(Debug, Default)]
-struct Params(HashMap<String, String>);
+struct Params(Vec<(String, String)>);
 
 impl Params {
     fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str)
+        self.0
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Adds `k`; false if it was already there.
+    fn insert(&mut self, k: String, v: String) -> bool {
+        if self.get(&k).is_some() {
+            return false;
+        }
+        self.0.push((k, v));
+        true
     }
 }
 
@@ -144,17 +155,11 @@ async fn read_params(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|v| v.split(';').next().unwrap_or_default().trim())
         .unwrap_or_default();
-    let kind = match content_type.as_str() {
-        "application/x-www-form-urlencoded" => BodyKind::Form,
-        "application/json" if allow_json => BodyKind::Json,
+    let kind = match content_type {
+        t if t.eq_ignore_ascii_case("application/x-www-form-urlencoded") => BodyKind::Form,
+        t if allow_json && t.eq_ignore_ascii_case("application/json") => BodyKind::Json,
         _ => {
             return Err(invalid_request(if allow_json {
                 "Content-Type must be application/x-www-form-urlencoded or application/json"
@@ -177,11 +182,11 @@ async fn read_params(
     let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| too_large())?;
-    let mut params = HashMap::new();
+    let mut params = Params::default();
     match kind {
         BodyKind::Form => {
             for (k, v) in form_urlencoded::parse(&bytes) {
-                if params.insert(k.to_string(), v.into_owned()).is_some() {
+                if !params.insert(k.to_string(), v.into_owned()) {
                     return Err(invalid_request(format!("the parameter {k} is repeated")));
                 }
             }
@@ -207,7 +212,7 @@ async fn read_params(
             }
         }
     }
-    Ok((Params(params), kind))
+    Ok((params, kind))
 }
 
 /// Client credentials from HTTP Basic (RFC 6749 §2.3.1: each part form-urlencoded) or from
@@ -243,6 +248,9 @@ fn client_credentials(
         let decoded = String::from_utf8(decoded).map_err(|_| basic_err())?;
         let (id, secret) = decoded.split_once(':').ok_or_else(basic_err)?;
         let unescape = |s: &str| -> String {
+            if !s.contains(['%', '+']) {
+                return s.to_owned();
+            }
             form_urlencoded::parse(format!("x={s}").as_bytes())
                 .next()
                 .map(|(_, v)| v.into_owned())
@@ -313,7 +321,25 @@ async fn issue_token(
     let creds = client_credentials(&headers, &params)?;
     let (rec, client_id) = authenticate(&app, creds).await?;
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
-    Ok((no_store(), axum::Json(issued)).into_response())
+    Ok(json_no_store(&issued))
+}
+
+/// A 200 JSON response with `no_store()`, serialised into a buffer of the right size at once.
+fn json_no_store(value: &impl serde::Serialize) -> Response {
+    let mut body = Vec::with_capacity(768);
+    if let Err(e) = serde_json::to_writer(&mut body, value) {
+        tracing::error!(error = %e, "cannot serialise a response");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        no_store(),
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// `POST /oauth/revoke` (RFC 7009).

@@ -21,6 +21,7 @@ mod introspect;
 mod metadata;
 mod openapi;
 mod revoke;
+mod search;
 mod token;
 mod token_errors;
 mod whoami;

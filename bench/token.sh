@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# keygate's token-endpoint benchmark beside its peers, plus whoami, introspection and start-up.
+#
+# Builds keygate (release), starts it on a fresh database, creates one service account with the
+# CLI, runs ../shared/bench/run-peers.sh with keygate as its TARGET (so keygate is pinned, measured
+# and stopped like every peer), then measures GET /api/v1/whoami and POST /oauth/introspect with
+# wrk, and the start-up time to a healthy /healthz on the existing database. Prints one Markdown
+# table: every peer, keygate, and keygate's throughput as a multiple of each peer's.
+#
+# Usage (from the repository root, a fresh clone is fine):
+#   bench/token.sh                       # SQLite (default)
+#   DB=postgres bench/token.sh           # PostgreSQL on 127.0.0.1:5432, user postgres
+#   SKIP_INSTALL=1 PEERS="oidc-provider:jwt:ES256 baseline-nginx" bench/token.sh
+#
+# Settings (env):
+#   DB            sqlite (default) | postgres
+#   PG_URL        admin URL for DB=postgres (default postgres://postgres@127.0.0.1:5432/postgres);
+#                 a fresh database keygate_bench_<pid> is created there and dropped at the end
+#   KEYGATE_MASTER_KEY  used with DB=postgres (a random one is made if unset)
+#   PEERS         passed to run-peers.sh (default: oidc-provider RS256 and ES256, authlib RS256
+#                 and ES256, oxide-auth, hello-axum and nginx); PEERS=none: keygate alone
+#   DURATION, WARMUP, CONNECTIONS, THREADS, REPEAT, PIN, SKIP_INSTALL: as in run-peers.sh, and
+#                 used for the whoami/introspect runs too
+#   PORT          keygate's port (default 8181)
+#   STARTS        start-up measurements (default 5; the median is reported)
+#   OUT           output folder (default: a new temporary directory, printed at the end)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_PEERS="${RUN_PEERS:-$ROOT/../shared/bench/run-peers.sh}"
+DB="${DB:-sqlite}"
+PORT="${PORT:-8181}"
+STARTS="${STARTS:-5}"
+export DURATION="${DURATION:-10s}" WARMUP="${WARMUP:-3s}" CONNECTIONS="${CONNECTIONS:-32}"
+export THREADS="${THREADS:-1}" REPEAT="${REPEAT:-3}" PIN="${PIN:-1}" SKIP_INSTALL="${SKIP_INSTALL:-0}"
+export PEERS="${PEERS:-oidc-provider:jwt:RS256 oidc-provider:jwt:ES256 authlib:jwt:RS256 authlib:jwt:ES256 oxide-auth:signed baseline-axum baseline-nginx}"
+OUT="${OUT:-$(mktemp -d -t keygate-bench.XXXXXX)}"
+mkdir -p "$OUT"
+WORK="$(mktemp -d -t keygate-bench-db.XXXXXX)"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+[[ -x "$RUN_PEERS" ]] || { echo "missing $RUN_PEERS (the shared peer benchmark)" >&2; exit 1; }
+if ! command -v wrk >/dev/null; then
+  log "installing wrk with apt"
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+SERVER_CPU=() WRK_CPU=()
+if [[ "$PIN" == 1 ]] && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+  SERVER_CPU=(taskset -c 0) WRK_CPU=(taskset -c 1)
+fi
+
+# ---------------------------------------------------------------- build
+log "cargo build --release"
+(cd "$ROOT" && cargo build --release --locked --bin keygate >&2)
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/keygate"
+[[ "$BIN" = /* ]] || BIN="$ROOT/$BIN"
+
+# ---------------------------------------------------------------- database
+PG_DB=""
+SERVER_PID=""
+cleanup() {
+  [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  if [[ -n "$PG_DB" ]]; then psql -q "$PG_URL" -c "drop database if exists $PG_DB" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+case "$DB" in
+  sqlite)
+    export KEYGATE_DATABASE_URL="sqlite://$WORK/keygate.db"
+    ;;
+  postgres)
+    PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+    command -v psql >/dev/null || { echo "DB=postgres needs psql (apt-get install -y postgresql-client)" >&2; exit 1; }
+    PG_DB="keygate_bench_$$"
+    psql -q "$PG_URL" -c "create database $PG_DB" >/dev/null
+    export KEYGATE_DATABASE_URL="${PG_URL%/*}/$PG_DB"
+    export KEYGATE_MASTER_KEY="${KEYGATE_MASTER_KEY:-$(head -c 32 /dev/urandom | base64)}"
+    ;;
+  *) echo "DB must be sqlite or postgres" >&2; exit 2 ;;
+esac
+export KEYGATE_BIND="127.0.0.1:$PORT" KEYGATE_LOG="${KEYGATE_LOG:-keygate=warn,warn}"
+BASE="http://127.0.0.1:$PORT"
+
+log "creating the service account on $DB"
+"$BIN" service-accounts create --name bench --role "Token Introspector" --output json >"$OUT/account.json"
+CLIENT_ID=$(sed -n 's/.*"client_id":"\([^"]*\)".*/\1/p' "$OUT/account.json")
+CLIENT_SECRET=$(sed -n 's/.*"client_secret":"\([^"]*\)".*/\1/p' "$OUT/account.json")
+
+# ---------------------------------------------------------------- start-up time
+start_server() { # starts keygate pinned like a peer; sets SERVER_PID
+  "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/keygate.log" 2>&1 &
+  SERVER_PID=$!
+}
+stop_server() {
+  [[ -n "$SERVER_PID" ]] || return 0
+  kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+healthy_ms() { # start the server, poll /healthz until 200; sets LAST_MS to the milliseconds it took
+  local t0 t1
+  t0=$(date +%s%N)
+  start_server
+  until curl -sf -o /dev/null "$BASE/healthz" 2>/dev/null; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "keygate exited; see $OUT/keygate.log" >&2; return 1; }
+  done
+  t1=$(date +%s%N)
+  LAST_MS=$(( (t1 - t0) / 1000000 ))
+}
+median() { sort -n | awk '{a[NR]=$1} END{ if (NR) print a[int((NR+1)/2)]; else print "-" }'; }
+
+log "start-up to healthy /healthz on the existing database, $STARTS times"
+STARTUPS=()
+for _ in $(seq "$STARTS"); do healthy_ms; STARTUPS+=("$LAST_MS"); stop_server; done
+STARTUP_MS=$(printf '%s\n' "${STARTUPS[@]}" | median)
+log "  start-up: ${STARTUPS[*]} ms (median $STARTUP_MS)"
+
+# ---------------------------------------------------------------- token endpoint, with the peers
+log "run-peers.sh with keygate as TARGET (output in $OUT/peers)"
+VERSION="keygate $(awk -F'"' '/^version/{print $2; exit}' "$ROOT/Cargo.toml") ($DB)"
+TARGET_URL="$BASE/oauth/token" TARGET_CLIENT_ID="$CLIENT_ID" TARGET_CLIENT_SECRET="$CLIENT_SECRET" \
+  TARGET_NAME="keygate ($DB, jwt ES256)" TARGET_VERSION="$VERSION" TARGET_AUTH=basic \
+  TARGET_CMD="exec '$BIN' serve" OUT="$OUT/peers" "$RUN_PEERS" >&2
+
+# ---------------------------------------------------------------- whoami and introspection
+wrk_runs() { # LABEL SCRIPT PATH -> prints the median BENCH_RESULT line (by ok_rps) and "errors"
+  local label="$1" script="$2" path="$3" r f
+  f="$OUT/wrk-$label"
+  [[ "$WARMUP" == 0 || "$WARMUP" == 0s ]] ||
+    "${WRK_CPU[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$ROOT/bench/wrk/$script" "$BASE$path" >"$f.warmup.txt" 2>&1
+  for r in $(seq "$REPEAT"); do
+    "${WRK_CPU[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$ROOT/bench/wrk/$script" "$BASE$path" >"$f.run$r.txt" 2>&1
+    grep '^BENCH_RESULT' "$f.run$r.txt" | tail -1
+  done
+}
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+summarise() { # LINES -> "ok_rps<TAB>range<TAB>p50<TAB>p99<TAB>errors"
+  local all="$1" res range errs
+  res=$(while read -r l; do echo "$(field "$l" ok_rps) $l"; done <<<"$all" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}' | cut -d' ' -f2-)
+  range=$(while read -r l; do field "$l" ok_rps; done <<<"$all" | sort -n | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.0f-%.0f", lo, hi}')
+  errs=$(while read -r l; do echo "$(field "$l" non200) $(field "$l" bad_body) $(field "$l" sock_errors)"; done <<<"$all" |
+    awk '{a+=$1; b+=$2; c+=$3} END{printf "%d+%d+%d", a, b, c}')
+  printf '%s\t%s\t%s\t%s\t%s\n' "$(field "$res" ok_rps)" "$range" "$(field "$res" p50_ms)" "$(field "$res" p99_ms)" "$errs"
+}
+
+log "whoami and introspect: warm-up $WARMUP, $REPEAT x $DURATION each"
+start_server
+until curl -sf -o /dev/null "$BASE/healthz"; do sleep 0.01; done
+TOKEN=$(curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$BASE/oauth/token" |
+  sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+export BENCH_TOKEN="$TOKEN" BENCH_CLIENT_ID="$CLIENT_ID" BENCH_CLIENT_SECRET="$CLIENT_SECRET"
+WHOAMI=$(summarise "$(wrk_runs whoami whoami.lua /api/v1/whoami)")
+INTROSPECT=$(summarise "$(wrk_runs introspect introspect.lua /oauth/introspect)")
+RSS2=$(awk '/^VmHWM:/{printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status")
+stop_server
+
+# ---------------------------------------------------------------- one table
+TSV="$OUT/peers/results.tsv"
+KG=$(awk -F'\t' '$1 ~ /^keygate/' "$TSV" | head -1)
+KG_RPS=$(cut -f5 <<<"$KG")
+ceiling_of() { awk -F'\t' -v p="$1" '$1 ~ p {print $5}' "$TSV" | head -1; }
+{
+  echo "### keygate ($DB) vs peers — $(date -u +%F), wrk -t$THREADS -c$CONNECTIONS -d$DURATION x$REPEAT (median), pin=$PIN, $(nproc) CPUs, load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "| server | endpoint | OK req/s (median) | range | p50 ms | p99 ms | errors (non200+bad+sock) | peak RSS MiB | keygate token grants ÷ this |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  while IFS=$'\t' read -r l v m rps okr rng p50 p99 err st rss; do
+    ratio=$(awk -v a="$KG_RPS" -v b="$okr" 'BEGIN{ if (b+0 > 0 && a+0 > 0) printf "%.2f×", a/b; else print "-" }')
+    [[ "$l" == keygate* ]] && ratio="1.00×"
+    echo "| $l ($v) | POST /oauth/token ($m) | $okr | $rng | $p50 | $p99 | $err | $rss | $ratio |"
+  done <"$TSV"
+  IFS=$'\t' read -r okr rng p50 p99 err <<<"$WHOAMI"
+  echo "| keygate ($DB) | GET /api/v1/whoami (reused token) | $okr | $rng | $p50 | $p99 | $err | $RSS2 | - |"
+  IFS=$'\t' read -r okr rng p50 p99 err <<<"$INTROSPECT"
+  echo "| keygate ($DB) | POST /oauth/introspect (Basic) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
+  echo "| keygate ($DB) | start-up to healthy /healthz, existing database | ${STARTUP_MS} ms (median of $STARTS: ${STARTUPS[*]}) | | | | | | |"
+  echo
+  for p in baseline-nginx baseline-axum; do
+    c=$(ceiling_of "$p")
+    [[ -n "$c" && -n "$KG_RPS" ]] && echo "keygate token grants = $(awk -v a="$KG_RPS" -v c="$c" 'BEGIN{printf "%.1f%%", 100*a/c}') of $p ($c req/s)."
+  done
+  echo "Raw output: $OUT (peers/ holds run-peers.sh's results.md, versions.txt and wrk logs)."
+} | tee "$OUT/table.md"
