@@ -144,6 +144,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    // Fresh statistics, as after any bulk load: without them PostgreSQL plans the list's role
+    // lookup as a scan of every assignment. (SQLite plans well without them.)
+    if app.store.backend() == keygate::store::Backend::Postgres {
+        sqlx::query("analyze").execute(app.store.pool()).await?;
+    }
     if let Some(c) = middle_creds {
         println!("{c}");
     }

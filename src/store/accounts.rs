@@ -345,13 +345,19 @@ pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<AccountSummary>, S
 /// index (see [`list`]).
 const SEARCH_WINDOW: i64 = 1000;
 
+/// Most trigram candidates a search sorts; a term with more is common enough that the ordered
+/// scan finds a page of matches quickly.
+const MAX_CANDIDATES: i64 = 5000;
+
 /// A page of accounts matching `filter`, with their direct roles.
 ///
 /// Pages are read in `(lower(name), id)` order from the keyset cursor on, through the index
 /// of that order, so a deep page costs what the first one does. A name search first filters
 /// the next [`SEARCH_WINDOW`] rows of that order: a common term fills its page there. If it
 /// does not, the trigram index (`service_account_names`: FTS5 on SQLite, pg_trgm on
-/// PostgreSQL) finds the few candidates, which are checked with the exact `like` and sorted.
+/// PostgreSQL) counts the candidates: up to [`MAX_CANDIDATES`] are checked with the exact
+/// `like` and sorted; more mean a common term, and the ordered scan goes on until the page
+/// is full.
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSummary>, StoreError> {
     let (after_name, after_id) = filter.after.clone().unwrap_or_default();
@@ -371,48 +377,7 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSumm
             .fetch_all(pool)
             .await?
     } else {
-        let q = filter.q.to_lowercase();
-        let pattern = format!("%{}%", like_escape(&q));
-        let sql = format!(
-            "select {ACCOUNT_COLUMNS} from service_accounts \
-             where id in (select id from service_accounts \
-                          where lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
-                          order by lower(name), id limit $6) \
-               and ($3 < 0 or enabled = $3) and lower(name) like $4 escape '\\' \
-             order by lower(name), id limit $5"
-        );
-        let window = sqlx::query(&sql)
-            .bind(&after_name)
-            .bind(&after_id)
-            .bind(enabled)
-            .bind(&pattern)
-            .bind(filter.limit)
-            .bind(SEARCH_WINDOW)
-            .fetch_all(pool)
-            .await?;
-        if i64::try_from(window.len()).unwrap_or(i64::MAX) >= filter.limit {
-            window
-        } else {
-            // Candidates only, a superset: without an escape clause `%` and `_` match more,
-            // and `_` for a backslash (PostgreSQL's default escape) matches it too.
-            let candidates = format!("%{}%", q.replace('\\', "_"));
-            let sql = format!(
-                "select {ACCOUNT_COLUMNS} from service_accounts \
-                 where id in (select account_id from service_account_names where name like $6) \
-                   and lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
-                   and ($3 < 0 or enabled = $3) and lower(name) like $4 escape '\\' \
-                 order by lower(name), id limit $5"
-            );
-            sqlx::query(&sql)
-                .bind(&after_name)
-                .bind(&after_id)
-                .bind(enabled)
-                .bind(&pattern)
-                .bind(filter.limit)
-                .bind(&candidates)
-                .fetch_all(pool)
-                .await?
-        }
+        search(pool, filter, &after_name, &after_id, enabled).await?
     };
     let accounts = rows
         .iter()
@@ -427,6 +392,92 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSumm
             account,
         })
         .collect())
+}
+
+/// The rows of a name search (see [`list`]).
+async fn search(
+    pool: &AnyPool,
+    filter: &ListFilter,
+    after_name: &str,
+    after_id: &str,
+    enabled: i64,
+) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+    let q = filter.q.to_lowercase();
+    let pattern = format!("%{}%", like_escape(&q));
+    // The next `$6` rows in list order, materialised from the (lower(name), id) index, then
+    // filtered: no planner may swap this for the trigram index and sort every match.
+    let window_sql = format!(
+        "with w as materialized (select id, lower(name) as lname from service_accounts \
+             where lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
+             order by lower(name), id limit $6) \
+         select {ACCOUNT_COLUMNS} from service_accounts \
+         where id in (select id from w where lname like $4 escape '\\') \
+           and ($3 < 0 or enabled = $3) \
+         order by lower(name), id limit $5"
+    );
+    let window = |size: i64| {
+        sqlx::query(&window_sql)
+            .bind(after_name)
+            .bind(after_id)
+            .bind(enabled)
+            .bind(&pattern)
+            .bind(filter.limit)
+            .bind(size)
+            .fetch_all(pool)
+    };
+    let full = |rows: &Vec<sqlx::any::AnyRow>| {
+        i64::try_from(rows.len()).unwrap_or(i64::MAX) >= filter.limit
+    };
+    let rows = window(SEARCH_WINDOW).await?;
+    if full(&rows) {
+        return Ok(rows);
+    }
+    // Matches in the first window: likely a common term, which a wider one completes.
+    if !rows.is_empty() {
+        let rows = window(SEARCH_WINDOW * 10).await?;
+        if full(&rows) {
+            return Ok(rows);
+        }
+    }
+    // Candidates only, a superset: without an escape clause `%` and `_` match more, and `_`
+    // for a backslash (PostgreSQL's default escape) matches it too.
+    let candidates = format!("%{}%", q.replace('\\', "_"));
+    let counted = sqlx::query(
+        "select count(*) as n from (select account_id from service_account_names \
+         where name like $1 limit $2) as c",
+    )
+    .bind(&candidates)
+    .bind(MAX_CANDIDATES + 1)
+    .fetch_one(pool)
+    .await?
+    .try_get::<i64, _>("n")?;
+    if counted <= MAX_CANDIDATES {
+        // A rare term: sort its few candidates.
+        let sql = format!(
+            "select {ACCOUNT_COLUMNS} from service_accounts \
+             where id in (select account_id from service_account_names where name like $6) \
+               and lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
+               and ($3 < 0 or enabled = $3) and lower(name) like $4 escape '\\' \
+             order by lower(name), id limit $5"
+        );
+        return Ok(sqlx::query(&sql)
+            .bind(after_name)
+            .bind(after_id)
+            .bind(enabled)
+            .bind(&pattern)
+            .bind(filter.limit)
+            .bind(&candidates)
+            .fetch_all(pool)
+            .await?);
+    }
+    // A common term: wider windows of the ordered scan fill the page.
+    for size in [SEARCH_WINDOW * 10, SEARCH_WINDOW * 100] {
+        let rows = window(size).await?;
+        if full(&rows) {
+            return Ok(rows);
+        }
+    }
+    Ok(window(i64::MAX).await?)
 }
 
 /// Direct roles of each of `ids`, sorted by name.
