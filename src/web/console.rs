@@ -171,6 +171,16 @@ impl Console {
         })
     }
 
+    /// Refuses a page for a user without `permission` (the operation behind it checks
+    /// again; this only keeps users from forms they cannot submit).
+    pub fn require(&self, permission: &'static str) -> Result<(), ConsoleError> {
+        if self.session.can(permission) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden(permission).into())
+        }
+    }
+
     /// Refuses a state-changing form whose CSRF token is missing or wrong.
     pub fn check_csrf(&self, form: &FormFields) -> Result<(), ConsoleError> {
         let sent = form.get("csrf").unwrap_or_default();

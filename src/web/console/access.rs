@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::accounts::RoleChoice;
 use super::{Chrome, Console, ConsoleError, FormFields, form_error};
-use crate::admin::AdminError;
 use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
 use crate::domain::permission::{ROLES_WRITE, SERVICE_ACCOUNTS_WRITE};
@@ -68,14 +67,6 @@ pub struct RoleFormPage {
     error: Option<String>,
 }
 
-fn require(console: &Console, permission: &'static str) -> Result<(), ConsoleError> {
-    if console.session.can(permission) {
-        Ok(())
-    } else {
-        Err(AdminError::Forbidden(permission).into())
-    }
-}
-
 fn role_form(console: &Console, heading: String, action: String, role: &RoleInput) -> RoleFormPage {
     RoleFormPage {
         chrome: console.chrome(),
@@ -106,7 +97,7 @@ fn role_input(form: &FormFields) -> RoleInput {
 
 /// `GET /settings/roles/new`.
 pub async fn new_role(console: Console) -> Result<Response, ConsoleError> {
-    require(&console, ROLES_WRITE)?;
+    console.require(ROLES_WRITE)?;
     Ok(role_form(
         &console,
         "Add Role".into(),
@@ -149,7 +140,7 @@ pub async fn edit_role(
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require(&console, ROLES_WRITE)?;
+    console.require(ROLES_WRITE)?;
     let r = app
         .admin
         .get_role(&console.session.actor(&console.source), &id)
@@ -220,7 +211,7 @@ pub async fn confirm_delete_role(
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require(&console, ROLES_WRITE)?;
+    console.require(ROLES_WRITE)?;
     let actor = console.session.actor(&console.source);
     let r = app.admin.get_role(&actor, &id).await?;
     let (a, g, u) = app.admin.role_holders(&actor, &id).await?;
@@ -351,7 +342,7 @@ pub async fn new_group(
     State(app): State<AppState>,
     console: Console,
 ) -> Result<Response, ConsoleError> {
-    require(&console, ROLES_WRITE)?;
+    console.require(ROLES_WRITE)?;
     Ok(group_form(
         &app,
         &console,
@@ -407,7 +398,7 @@ pub async fn edit_group(
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require(&console, ROLES_WRITE)?;
+    console.require(ROLES_WRITE)?;
     let g = app
         .admin
         .get_group(&console.session.actor(&console.source), &id)
@@ -445,7 +436,7 @@ pub async fn confirm_delete_group(
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require(&console, ROLES_WRITE)?;
+    console.require(ROLES_WRITE)?;
     let g = app
         .admin
         .get_group(&console.session.actor(&console.source), &id)

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::accounts::{AccountRowView, CredentialsPage, RoleChoice};
 use super::{Chrome, Console, ConsoleError, FormFields};
-use crate::admin::AdminError;
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
 use crate::domain::format_ms;
@@ -213,21 +212,13 @@ async fn group_choices(
         .collect())
 }
 
-fn require_write(console: &Console) -> Result<(), ConsoleError> {
-    if console.session.can(SERVICE_ACCOUNTS_WRITE) {
-        Ok(())
-    } else {
-        Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into())
-    }
-}
-
 /// `GET /settings/service-accounts/{id}/edit`.
 pub async fn edit_service_account(
     State(app): State<AppState>,
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require_write(&console)?;
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     let actor = console.session.actor(&console.source);
     let s = app.admin.get_account(&actor, &id).await?;
     let checked: Vec<String> = s.roles.iter().map(|r| r.id.clone()).collect();
@@ -264,7 +255,7 @@ pub async fn save_service_account(
     form: FormFields,
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
-    require_write(&console)?;
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     let actor = console.session.actor(&console.source);
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
@@ -346,7 +337,7 @@ pub async fn confirm_regenerate(
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require_write(&console)?;
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     let s = app
         .admin
         .get_account(&console.session.actor(&console.source), &id)
@@ -406,7 +397,7 @@ pub async fn confirm_delete(
     console: Console,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    require_write(&console)?;
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     let s = app
         .admin
         .get_account(&console.session.actor(&console.source), &id)
@@ -430,7 +421,7 @@ pub async fn delete_service_account(
     form: FormFields,
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
-    require_write(&console)?;
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     let actor = console.session.actor(&console.source);
     let s = app.admin.get_account(&actor, &id).await?;
     if form.get("confirm_name").map(str::trim) != Some(s.account.name.as_str()) {

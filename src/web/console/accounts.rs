@@ -316,9 +316,7 @@ fn details_page(console: &Console, name: &str, description: &str) -> WizardDetai
 
 /// `GET /settings/service-accounts/new`: step 1.
 pub async fn new_service_account(console: Console) -> Result<Response, ConsoleError> {
-    if !console.session.can(SERVICE_ACCOUNTS_WRITE) {
-        return Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into());
-    }
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     Ok(details_page(&console, "", "").into_response())
 }
 
@@ -355,9 +353,7 @@ pub async fn add_service_account_step(
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
     let actor = console.session.actor(&console.source);
-    if !actor.can(SERVICE_ACCOUNTS_WRITE) {
-        return Err(AdminError::Forbidden(SERVICE_ACCOUNTS_WRITE).into());
-    }
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
     let role_ids = form.all("role");

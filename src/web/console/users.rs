@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use super::accounts::RoleChoice;
 use super::{Chrome, Console, ConsoleError, FormFields, form_error};
-use crate::admin::AdminError;
 use crate::app::AppState;
 use crate::domain::format_ms;
 use crate::domain::permission::{USERS_READ, USERS_WRITE};
@@ -88,9 +87,7 @@ pub async fn list_users(
     State(app): State<AppState>,
     console: Console,
 ) -> Result<Response, ConsoleError> {
-    if !console.session.can(USERS_READ) {
-        return Err(AdminError::Forbidden(USERS_READ).into());
-    }
+    console.require(USERS_READ)?;
     Ok(users_page(&app, &console, None, None, None)
         .await?
         .into_response())
@@ -171,9 +168,7 @@ async fn user_roles_page(
     checked: Option<Vec<String>>,
     error: Option<String>,
 ) -> Result<UserRolesPage, ConsoleError> {
-    if !console.session.can(USERS_WRITE) {
-        return Err(AdminError::Forbidden(USERS_WRITE).into());
-    }
+    console.require(USERS_WRITE)?;
     let actor = console.session.actor(&console.source);
     let (user, roles) = app
         .admin
