@@ -309,27 +309,47 @@ impl OAuth {
         token: &VerifiedToken,
         source: &str,
     ) -> Result<(), OAuthError> {
+        self.revoke_token(
+            &token.actor(source),
+            &token.account.id,
+            &token.account.name,
+            &token.claims.jti,
+            token.claims.exp.saturating_mul(1000),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes token `jti` of an account until it expires (epoch ms), in one transaction
+    /// with its change-feed entry and audit event, and at once on this instance. Used by the
+    /// token's holder (RFC 7009, session end) and by administrators (sessions).
+    pub async fn revoke_token(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        account_name: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
-        let jti = &token.claims.jti;
-        let expires_at = token.claims.exp.saturating_mul(1000);
         let mut tx = self.store.begin().await?;
-        changes::revoke_token(&mut tx, jti, &token.account.id, expires_at).await?;
+        changes::revoke_token(&mut tx, jti, account_id, expires_at).await?;
         changes::append(
             &mut tx,
             self.store.backend(),
-            &Change::TokenRevoked(jti.clone()),
+            &Change::TokenRevoked(jti.to_owned()),
             now,
         )
         .await?;
         let event = AuditEvent {
             action: "token.revoked",
             target_kind: "service_account",
-            target_id: token.account.id.clone(),
-            target_name: token.account.name.clone(),
+            target_id: account_id.to_owned(),
+            target_name: account_name.to_owned(),
             detail: serde_json::json!({ "jti": jti }).to_string(),
         };
-        audit::append(&mut tx, &token.actor(source), &event, now).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
         self.cache.revoke(jti, expires_at);
         Ok(())
     }

@@ -4,9 +4,8 @@ use super::{Admin, AdminError};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::{SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
-use crate::store::changes::{self, Change};
+use crate::store::accounts;
 use crate::store::sessions::{self, SessionRow};
-use crate::store::{accounts, audit};
 
 impl Admin {
     /// The account's live tokens, newest first (the most recent hundred).
@@ -37,21 +36,9 @@ impl Admin {
             .into_iter()
             .find(|s| s.jti == jti)
             .ok_or(AdminError::NotFound("session"))?;
-        let now = now_ms();
-        let change = Change::TokenRevoked(jti.to_owned());
-        let mut tx = self.store.begin().await?;
-        changes::revoke_token(&mut tx, jti, id, session.expires_at).await?;
-        changes::append(&mut tx, self.store.backend(), &change, now).await?;
-        let event = AuditEvent {
-            action: "token.revoked",
-            target_kind: "service_account",
-            target_id: id.to_owned(),
-            target_name: account.account.name,
-            detail: serde_json::json!({ "jti": jti }).to_string(),
-        };
-        audit::append(&mut tx, actor, &event, now).await?;
-        tx.commit().await?;
-        self.oauth.apply_local(&change);
+        self.oauth
+            .revoke_token(actor, id, &account.account.name, jti, session.expires_at)
+            .await?;
         Ok(())
     }
 

@@ -328,7 +328,6 @@ pub struct RegeneratePage {
     csrf: String,
     id: String,
     name: String,
-    error: Option<String>,
 }
 
 /// `GET /settings/service-accounts/{id}/regenerate`.
@@ -348,7 +347,6 @@ pub async fn confirm_regenerate(
         csrf: console.session.csrf_token.clone(),
         id,
         name: s.account.name,
-        error: None,
     }
     .into_response())
 }
