@@ -9,20 +9,23 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keygate::oauth::IssuedToken;
+use keygate::oauth::es256::Es256Key;
 use keygate::oauth::keys::SigningKey;
 use keygate::oauth::token::TokenSigner;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 
+fn pkcs8() -> Vec<u8> {
+    EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .expect("generate a P-256 key")
+        .as_ref()
+        .to_vec()
+}
+
 fn signer() -> TokenSigner {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-        .expect("generate a P-256 key");
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-        .expect("parse the P-256 key");
     TokenSigner::new(SigningKey {
         kid: "bench-kid-0123456789".to_owned(),
-        pair,
+        key: Es256Key::from_pkcs8(&pkcs8()).expect("parse the P-256 key"),
     })
 }
 
@@ -33,6 +36,17 @@ const JTI: &str = "0.AAECAwQFBgcICQoLDA0ODw";
 const SCOPE: &str = "tokens:introspect";
 
 fn mint(c: &mut Criterion) {
+    let msg = [b'x'; 420];
+    let key = Es256Key::from_pkcs8(&pkcs8()).expect("parse the P-256 key");
+    c.bench_function("ES256 signature, batched nonces (keygate)", |b| {
+        b.iter(|| black_box(key.sign(black_box(&msg))));
+    });
+    let rng = SystemRandom::new();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8(), &rng)
+        .expect("parse the P-256 key");
+    c.bench_function("ES256 signature, ring EcdsaKeyPair::sign", |b| {
+        b.iter(|| black_box(pair.sign(&rng, black_box(&msg))));
+    });
     let signer = signer();
     c.bench_function("sign ES256 JWT", |b| {
         b.iter(|| {
@@ -66,7 +80,7 @@ fn mint(c: &mut Criterion) {
                 scope: SCOPE.to_owned(),
                 client_id: CLIENT_ID.to_owned(),
             };
-            black_box(serde_json::to_vec(&issued).expect("serialise"))
+            black_box(issued.to_json())
         });
     });
 }

@@ -179,5 +179,34 @@ ceiling_of() { awk -F'\t' -v p="$1" '$1 ~ p {print $5}' "$TSV" | head -1; }
     c=$(ceiling_of "$p")
     [[ -n "$c" && -n "$KG_RPS" ]] && echo "keygate token grants = $(awk -v a="$KG_RPS" -v c="$c" 'BEGIN{printf "%.1f%%", 100*a/c}') of $p ($c req/s)."
   done
+  echo
+  echo "#### Targets (issue 5), this run"
+  echo
+  echo "| target | measured | met |"
+  echo "|---|---:|:---:|"
+  # check LABEL MEASURED OP THRESHOLD [UNIT]: one row; '-' when a peer was not measured.
+  check() {
+    local label="$1" value="$2" op="$3" want="$4" unit="${5:-}" ok
+    if [[ -z "$value" || "$value" == - ]]; then echo "| $label | not measured | - |"; return; fi
+    ok=$(awk -v v="$value" -v w="$want" -v op="$op" 'BEGIN{ print ((op == ">=" && v >= w) || (op == "<=" && v <= w)) ? "yes" : "**no**" }')
+    echo "| $label | $value$unit | $ok |"
+  }
+  ratio() { # PEER_PATTERN MULT: keygate ÷ peer × MULT, or '-'
+    local c; c=$(ceiling_of "$1")
+    [[ -n "$c" && -n "$KG_RPS" ]] && awk -v a="$KG_RPS" -v c="$c" -v m="$2" 'BEGIN{printf "%.2f", m*a/c}' || echo -
+  }
+  KG_P99=$(cut -f8 <<<"$KG")
+  KG_ERR=$(cut -f9 <<<"$KG" | awk -F+ '{print $1+$2+$3}')
+  check "POST /oauth/token ≥ 20,000 grants/s" "$KG_RPS" ">=" 20000
+  check "≥ 25 % of nginx" "$(ratio 'baseline-nginx' 100)" ">=" 25 " %"
+  check "≥ 30 % of hello-world axum" "$(ratio 'baseline-axum' 100)" ">=" 30 " %"
+  check "≥ 10× oidc-provider ES256" "$(ratio 'oidc-provider \\(jwt ES256' 1)" ">=" 10 "×"
+  check "≥ 25× oidc-provider RS256" "$(ratio 'oidc-provider \\(jwt RS256' 1)" ">=" 25 "×"
+  check "token p99 ≤ 5 ms" "$KG_P99" "<=" 5 " ms"
+  check "token non-200 responses = 0" "$KG_ERR" "<=" 0
+  check "whoami ≥ 10,000 req/s" "$(cut -f1 <<<"$WHOAMI")" ">=" 10000
+  check "introspect ≥ 10,000 req/s" "$(cut -f1 <<<"$INTROSPECT")" ">=" 10000
+  check "peak RSS ≤ 64 MiB" "$(cut -f11 <<<"$KG")" "<=" 64 " MiB"
+  check "start-up to /healthz ≤ 200 ms" "$STARTUP_MS" "<=" 200 " ms"
   echo "Raw output: $OUT (peers/ holds run-peers.sh's results.md, versions.txt and wrk logs)."
 } | tee "$OUT/table.md"

@@ -2,6 +2,7 @@
 //! access tokens, revocation (RFC 7009), introspection (RFC 7662), keys and JWKS.
 
 pub mod cache;
+pub mod es256;
 pub mod keys;
 pub mod sessions;
 pub mod token;
@@ -12,13 +13,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::parse_scope;
-use crate::domain::secret::{SecretHasher, random_token};
+use crate::domain::secret::{SecretHasher, random_id_bytes};
 use crate::store::accounts::AuthRecord;
 use crate::store::changes::{self, Change};
 use crate::store::{Backend, Store, StoreError, audit};
@@ -66,6 +69,35 @@ pub struct IssuedToken {
     pub scope: String,
     /// The client ID it was issued to.
     pub client_id: String,
+}
+
+impl IssuedToken {
+    /// The RFC 6749 §5.1 JSON response, written directly: the token is base64url and dots,
+    /// so only the scope and client ID go through the JSON string encoder. Same bytes as
+    /// `serde_json::to_vec(self)`.
+    pub fn to_json(&self) -> Vec<u8> {
+        debug_assert!(
+            self.access_token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        );
+        let mut out = Vec::with_capacity(self.access_token.len() + self.scope.len() + 160);
+        out.extend_from_slice(br#"{"access_token":""#);
+        out.extend_from_slice(self.access_token.as_bytes());
+        out.extend_from_slice(br#"","token_type":"#);
+        let strings = |out: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(out, s).expect("a string serialises to a Vec");
+        };
+        strings(&mut out, self.token_type);
+        out.extend_from_slice(br#","expires_in":"#);
+        out.extend_from_slice(self.expires_in.to_string().as_bytes());
+        out.extend_from_slice(br#","scope":"#);
+        strings(&mut out, &self.scope);
+        out.extend_from_slice(br#","client_id":"#);
+        strings(&mut out, &self.client_id);
+        out.push(b'}');
+        out
+    }
 }
 
 /// A token that passed every check, with its account as it is now.
@@ -197,7 +229,11 @@ impl OAuth {
         let exp = iat + rec.token_lifetime_secs;
         // The jti carries the account's token generation: disabling or regenerating moves
         // the generation on, which kills every older token in one write, whatever the clock.
-        let jti = format!("{}.{}", rec.token_generation, random_token::<16>());
+        let jti = format!(
+            "{}.{}",
+            rec.token_generation,
+            URL_SAFE_NO_PAD.encode(random_id_bytes::<16>())
+        );
         let access_token = self.signer.sign(
             &self.issuer,
             &rec.id,
@@ -486,5 +522,28 @@ async fn listen_for_changes(oauth: Arc<OAuth>) {
             tracing::warn!(error = %e, "change listener lost its connection; polling meanwhile");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_response_json_is_what_serde_writes() {
+        for (scope, client_id) in [
+            ("tokens:introspect", "kgc_abc"),
+            ("", "kgc_x"),
+            (r#"odd"scope\ é"#, "kgc_\u{1}"),
+        ] {
+            let t = IssuedToken {
+                access_token: "eyJh.eyJp-_.sig_-".into(),
+                token_type: "Bearer",
+                expires_in: 3599,
+                scope: scope.into(),
+                client_id: client_id.into(),
+            };
+            assert_eq!(t.to_json(), serde_json::to_vec(&t).unwrap());
+        }
     }
 }

@@ -23,6 +23,32 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// `N` random bytes for identifiers that must be unique and unpredictable but protect nothing
+/// (token ids): taken from a per-thread buffer of OS randomness refilled 1 KiB at a time,
+/// which spares the token endpoint a system call per token. Never use it for secrets.
+pub fn random_id_bytes<const N: usize>() -> [u8; N] {
+    use std::cell::RefCell;
+    const BUF: usize = 1024;
+    thread_local! {
+        static POOL: RefCell<(usize, [u8; BUF])> = const { RefCell::new((BUF, [0; BUF])) };
+    }
+    assert!(N <= BUF, "at most {BUF} bytes at a time");
+    POOL.with_borrow_mut(|(used, buf)| {
+        if *used + N > BUF {
+            SystemRandom::new()
+                .fill(buf)
+                .expect("the OS random number generator is available");
+            *used = 0;
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&buf[*used..*used + N]);
+        // Handed out once: overwrite what was taken.
+        buf[*used..*used + N].fill(0);
+        *used += N;
+        out
+    })
+}
+
 /// URL-safe, unpadded base64 of `n` random bytes.
 pub fn random_token<const N: usize>() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<N>())
@@ -120,6 +146,15 @@ pub fn sha256_b64(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_ids_do_not_repeat_across_refills() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            assert!(seen.insert(random_id_bytes::<16>()));
+        }
+        assert_ne!(random_id_bytes::<16>(), [0; 16]);
+    }
 
     #[test]
     fn secrets_are_url_safe_and_carry_256_bits() {

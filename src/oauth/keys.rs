@@ -14,6 +14,7 @@ use ring::hmac;
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
 
+use super::es256::Es256Key;
 use crate::config::Config;
 use crate::domain::now_ms;
 use crate::domain::secret::{SecretHasher, random_bytes};
@@ -186,8 +187,8 @@ pub fn key_file_for(db: &Path) -> PathBuf {
 pub struct SigningKey {
     /// Key id (`kid`): the RFC 7638 thumbprint of the public key.
     pub kid: String,
-    /// The key pair.
-    pub pair: EcdsaKeyPair,
+    /// The private key.
+    pub key: Es256Key,
 }
 
 /// The keys in use: the first signs, all verify and are published.
@@ -220,12 +221,8 @@ pub async fn load_or_create(store: &Store, master: &MasterKey) -> Result<KeySet,
                     .into(),
             )
         })?;
-    let pair = EcdsaKeyPair::from_pkcs8(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        &pkcs8,
-        &SystemRandom::new(),
-    )
-    .map_err(|_| KeyError::Corrupt("the stored signing key is not a P-256 key".into()))?;
+    let key = Es256Key::from_pkcs8(&pkcs8)
+        .map_err(|_| KeyError::Corrupt("the stored signing key is not a P-256 key".into()))?;
     let public_jwks = rows
         .iter()
         .map(|r| {
@@ -236,7 +233,7 @@ pub async fn load_or_create(store: &Store, master: &MasterKey) -> Result<KeySet,
     Ok(KeySet {
         signing: SigningKey {
             kid: first.kid.clone(),
-            pair,
+            key,
         },
         public_jwks,
     })

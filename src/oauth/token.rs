@@ -5,10 +5,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use ring::rand::SystemRandom;
-use ring::signature::EcdsaKeyPair;
 use serde::{Deserialize, Serialize};
 
+use super::es256::Es256Key;
 use super::keys::SigningKey;
 
 /// The claims of an access token (RFC 9068 §2.2).
@@ -52,8 +51,7 @@ pub const LEEWAY_SECS: i64 = 5;
 
 /// Signs access tokens with the current key.
 pub struct TokenSigner {
-    pair: EcdsaKeyPair,
-    rng: SystemRandom,
+    key: Es256Key,
     /// `base64url(header) + "."`, computed once.
     header_prefix: String,
 }
@@ -63,8 +61,7 @@ impl TokenSigner {
     pub fn new(key: SigningKey) -> Self {
         let header = serde_json::json!({"alg": "ES256", "typ": "at+jwt", "kid": key.kid});
         Self {
-            pair: key.pair,
-            rng: SystemRandom::new(),
+            key: key.key,
             header_prefix: format!("{}.", URL_SAFE_NO_PAD.encode(header.to_string())),
         }
     }
@@ -100,12 +97,9 @@ impl TokenSigner {
         let mut out = String::with_capacity(self.header_prefix.len() + payload.len() * 2 + 90);
         out.push_str(&self.header_prefix);
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
-        let sig = self
-            .pair
-            .sign(&self.rng, out.as_bytes())
-            .expect("ECDSA signing with the system RNG does not fail");
+        let sig = self.key.sign(out.as_bytes());
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut out);
+        URL_SAFE_NO_PAD.encode_string(sig, &mut out);
         out
     }
 }

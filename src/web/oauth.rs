@@ -321,16 +321,16 @@ async fn issue_token(
     let creds = client_credentials(&headers, &params)?;
     let (rec, client_id) = authenticate(&app, creds).await?;
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
-    Ok(json_no_store(&issued))
+    // Let the other requests that are ready mint theirs before this response is written, so
+    // that under load responses leave in bursts: one wake-up of the peer and one trip through
+    // the network stack's queues per burst rather than per token (+12-15 % grants/s on
+    // loopback; see docs/performance.md). When idle this costs one pass of the scheduler.
+    tokio::task::yield_now().await;
+    Ok(json_body_no_store(issued.to_json()))
 }
 
-/// A 200 JSON response with `no_store()`, serialised into a buffer of the right size at once.
-fn json_no_store(value: &impl serde::Serialize) -> Response {
-    let mut body = Vec::with_capacity(768);
-    if let Err(e) = serde_json::to_writer(&mut body, value) {
-        tracing::error!(error = %e, "cannot serialise a response");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
+/// A 200 response with `no_store()` and the JSON `body`.
+fn json_body_no_store(body: Vec<u8>) -> Response {
     (
         no_store(),
         [(

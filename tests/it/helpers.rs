@@ -563,11 +563,9 @@ pub fn foreign_signer(kid: &str) -> TokenSigner {
     use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
     TokenSigner::new(SigningKey {
         kid: kid.to_owned(),
-        pair,
+        key: keygate::oauth::es256::Es256Key::from_pkcs8(pkcs8.as_ref()).unwrap(),
     })
 }
 
