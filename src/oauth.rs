@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::parse_scope;
-use crate::domain::secret::{SecretHasher, random_id_bytes};
+use crate::domain::secret::{ClientId, SecretHasher, random_id_bytes};
 use crate::store::accounts::AuthRecord;
 use crate::store::changes::{self, Change};
 use crate::store::{Backend, Store, StoreError, audit};
@@ -184,7 +184,13 @@ impl OAuth {
         client_id: &str,
         secret: &str,
     ) -> Result<Arc<AuthRecord>, OAuthError> {
-        let Some(rec) = self.cache.by_client_id(&self.store, client_id).await? else {
+        let found = if ClientId::is_well_formed(client_id) {
+            self.cache.by_client_id(&self.store, client_id).await?
+        } else {
+            // Not an ID keygate issues: no database lookup for made-up IDs.
+            None
+        };
+        let Some(rec) = found else {
             // Spend the same work as a real check so timing does not tell IDs apart.
             let _ = self.hasher.verify(secret, "");
             return Err(OAuthError::InvalidClient);

@@ -68,6 +68,17 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `s` has the shape of an ID keygate issues (`kgc_` and 22 base64url
+    /// characters). Anything else cannot name a client, so no lookup is needed.
+    pub fn is_well_formed(s: &str) -> bool {
+        s.strip_prefix(CLIENT_ID_PREFIX).is_some_and(|rest| {
+            rest.len() == 22
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    }
 }
 
 impl fmt::Display for ClientId {
@@ -146,6 +157,23 @@ pub fn sha256_b64(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_client_ids_are_well_formed_and_others_are_not() {
+        for _ in 0..100 {
+            assert!(ClientId::is_well_formed(ClientId::generate().as_str()));
+        }
+        for bad in [
+            "",
+            "kgc_",
+            "bench-basic",
+            "kgc_abc",
+            "kgc_AAAAAAAAAAAAAAAAAAAAA=",
+            "xgc_AAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(!ClientId::is_well_formed(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn random_ids_do_not_repeat_across_refills() {

@@ -308,17 +308,19 @@ async fn authenticate(
 /// `POST /oauth/token`: the client-credentials grant.
 async fn issue_token(
     State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Result<Response, OAuthErrorResponse> {
-    let (params, kind) = read_params(&headers, body, true).await?;
+    // The request taken whole, not through the `HeaderMap` extractor, which copies the headers.
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let (params, kind) = read_params(headers, body, true).await?;
     match params.get("grant_type") {
         Some("client_credentials") => {}
         None if kind == BodyKind::Json => {}
         None => return Err(invalid_request("the grant_type parameter is missing")),
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
     }
-    let creds = client_credentials(&headers, &params)?;
+    let creds = client_credentials(headers, &params)?;
     let (rec, client_id) = authenticate(&app, creds).await?;
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
     // Let the other requests that are ready mint theirs before this response is written, so
