@@ -4,7 +4,7 @@
 #
 # Seeds COUNT accounts through the store (bench/seed.rs: multi-row inserts in transactions),
 # then serves the database pinned to CPU 0 (wrk on CPU 1) and measures:
-#   - POST /oauth/token with one seeded account (the same wrk run on a 1-account database first)
+#   - POST /oauth/token with one seeded account, alternating run by run with the same wrk run\n#     against a 1-account database served beside it (so both share the machine's conditions)
 #   - GET /api/v1/service-accounts as an Administrator: first page, a page deep in the keyset
 #     order, and name searches (common word, rare number, one account), each the median of
 #     RUNS curl time_total values over loopback after one warm-up request.
@@ -59,24 +59,23 @@ new_db() { # NAME -> sets KEYGATE_DATABASE_URL to a fresh database
 }
 export KEYGATE_BIND="127.0.0.1:$PORT" KEYGATE_LOG="${KEYGATE_LOG:-keygate=warn,warn}"
 BASE="http://127.0.0.1:$PORT"
-start_server() {
-  "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/keygate.log" 2>&1 &
+start_server() { # [PORT]: starts keygate on KEYGATE_DATABASE_URL; sets SERVER_PID
+  local port="${1:-$PORT}"
+  KEYGATE_BIND="127.0.0.1:$port" "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/keygate.log" 2>&1 &
   SERVER_PID=$!
-  until curl -sf -o /dev/null "$BASE/healthz"; do sleep 0.02; done
+  until curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; do sleep 0.02; done
 }
 stop_server() { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR) print a[int((NR+1)/2)]; else print "-" }'; }
 
-grants() { # LABEL CLIENT_ID SECRET -> "ok_rps p99_ms errors" of the median run
-  local label="$1" r all
-  TOKEN_CLIENT_ID="$2" TOKEN_CLIENT_SECRET="$3" "${WRK_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -s "$TOKEN_LUA" "$BASE/oauth/token" >/dev/null 2>&1
-  all=$(for r in $(seq "$REPEAT"); do
-    TOKEN_CLIENT_ID="$2" TOKEN_CLIENT_SECRET="$3" "${WRK_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TOKEN_LUA" "$BASE/oauth/token" 2>&1 |
-      tee "$OUT/wrk-$label-$r.txt" | grep '^BENCH_RESULT'
-  done)
-  local med errs
+wrk_run() { # URL CLIENT_ID SECRET DURATION [OUTFILE] -> BENCH_RESULT line
+  TOKEN_CLIENT_ID="$2" TOKEN_CLIENT_SECRET="$3" "${WRK_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"$4" --latency -s "$TOKEN_LUA" "$1/oauth/token" 2>&1 |
+    tee "${5:-/dev/null}" | grep '^BENCH_RESULT'
+}
+summary() { # BENCH_RESULT lines -> "ok_rps p99_ms errors" of the median run (by ok_rps)
+  local all="$1" med errs
   med=$(while read -r l; do echo "$(field "$l" ok_rps) $l"; done <<<"$all" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}' | cut -d' ' -f2-)
   errs=$(while read -r l; do echo "$(field "$l" non200) $(field "$l" sock_errors)"; done <<<"$all" | awk '{a+=$1+$2} END{print a+0}')
   echo "$(field "$med" ok_rps) $(field "$med" p99_ms) $errs"
@@ -94,15 +93,26 @@ SEED_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.0f", b-a}')
 "$BIN" service-accounts create --name zz-bench-admin --role Administrator --output json >"$OUT/admin.json"
 MANY_URL="$KEYGATE_DATABASE_URL"
 
-# Both token runs back to back, so they share the machine's conditions.
-log "token grants, 1-account database"
-KEYGATE_DATABASE_URL="$ONE_URL" start_server
-read -r ONE_RPS ONE_P99 ONE_ERR <<<"$(grants one "$(json_field client_id <"$OUT/one.json")" "$(json_field client_secret <"$OUT/one.json")")"
-stop_server
-log "  1 account: $ONE_RPS grants/s, p99 $ONE_P99 ms, errors $ONE_ERR"
-log "token grants, $COUNT-account database"
+# Both databases are served at once (the 1-account one on PORT+1) and their token runs
+# alternate (1, COUNT, 1, COUNT, ...), so both see the same machine conditions.
+log "token grants, 1-account and $COUNT-account databases, alternating $REPEAT x $DURATION"
+ONE_BASE="http://127.0.0.1:$((PORT + 1))"
+KEYGATE_DATABASE_URL="$ONE_URL" start_server $((PORT + 1))
+ONE_PID="$SERVER_PID"
 KEYGATE_DATABASE_URL="$MANY_URL" start_server
-read -r MANY_RPS MANY_P99 MANY_ERR <<<"$(grants many "$(json_field client_id <"$OUT/seeded.json")" "$(json_field client_secret <"$OUT/seeded.json")")"
+ONE_ID=$(json_field client_id <"$OUT/one.json") ONE_SECRET=$(json_field client_secret <"$OUT/one.json")
+MANY_ID=$(json_field client_id <"$OUT/seeded.json") MANY_SECRET=$(json_field client_secret <"$OUT/seeded.json")
+wrk_run "$ONE_BASE" "$ONE_ID" "$ONE_SECRET" "$WARMUP" >/dev/null
+wrk_run "$BASE" "$MANY_ID" "$MANY_SECRET" "$WARMUP" >/dev/null
+ONE_ALL="" MANY_ALL=""
+for r in $(seq "$REPEAT"); do
+  ONE_ALL+="$(wrk_run "$ONE_BASE" "$ONE_ID" "$ONE_SECRET" "$DURATION" "$OUT/wrk-one-$r.txt")"$'\n'
+  MANY_ALL+="$(wrk_run "$BASE" "$MANY_ID" "$MANY_SECRET" "$DURATION" "$OUT/wrk-many-$r.txt")"$'\n'
+done
+kill "$ONE_PID" 2>/dev/null || true; wait "$ONE_PID" 2>/dev/null || true
+read -r ONE_RPS ONE_P99 ONE_ERR <<<"$(summary "${ONE_ALL%$'\n'}")"
+read -r MANY_RPS MANY_P99 MANY_ERR <<<"$(summary "${MANY_ALL%$'\n'}")"
+log "  1 account: $ONE_RPS grants/s, p99 $ONE_P99 ms, errors $ONE_ERR"
 log "  $COUNT accounts: $MANY_RPS grants/s, p99 $MANY_P99 ms, errors $MANY_ERR"
 
 ADMIN_TOKEN=$(curl -sf -u "$(json_field client_id <"$OUT/admin.json"):$(json_field client_secret <"$OUT/admin.json")" \
