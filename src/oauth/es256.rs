@@ -50,10 +50,9 @@ struct Fast {
     pool: Mutex<Vec<Nonce>>,
 }
 
-/// One prepared nonce: r = x(k·G) mod n, its big-endian bytes, and k⁻¹ mod n.
+/// One prepared nonce: r = x(k·G) mod n and k⁻¹ mod n.
 struct Nonce {
     r: Scalar,
-    r_bytes: FieldBytes,
     k_inv: Scalar,
 }
 
@@ -110,7 +109,7 @@ impl Es256Key {
                     if bool::from(s.is_zero()) {
                         continue;
                     }
-                    out[..32].copy_from_slice(&nonce.r_bytes);
+                    out[..32].copy_from_slice(&nonce.r.to_bytes());
                     out[32..].copy_from_slice(&s.to_bytes());
                     break;
                 }
@@ -183,11 +182,7 @@ fn prepare() -> Vec<Nonce> {
     }
     rs.into_iter()
         .zip(k_invs)
-        .map(|(r, k_inv)| Nonce {
-            r,
-            r_bytes: r.to_bytes(),
-            k_inv,
-        })
+        .map(|(r, k_inv)| Nonce { r, k_inv })
         .collect()
 }
 

@@ -190,10 +190,21 @@ async fn every_client_authentication_failure_gets_the_same_answer() {
         client_id: "kgc_doesnotexist".into(),
         client_secret: "kgs_nothing".into(),
     };
+    // Shaped like an issued ID, so it is looked up (and missed) rather than refused on sight.
+    let unknown_well_formed = Creds {
+        client_id: "kgc_AAAAAAAAAAAAAAAAAAAAAA".into(),
+        ..unknown.clone()
+    };
     let wrong_secret = live.with_secret("kgs_wrong");
 
     let mut bodies = Vec::new();
-    for creds in [&unknown, &wrong_secret, &disabled, &deleted] {
+    for creds in [
+        &unknown,
+        &unknown_well_formed,
+        &wrong_secret,
+        &disabled,
+        &deleted,
+    ] {
         // HTTP Basic.
         let res = app.token_response(creds).await;
         assert_invalid_client(&res, true);
