@@ -60,6 +60,8 @@ pub struct Admin {
     oauth: Arc<OAuth>,
     token_url: String,
     throttle: Arc<users::SignInThrottle>,
+    /// Bounds concurrent argon2 work (each holds ~20 MiB): one permit per core.
+    argon2: Arc<tokio::sync::Semaphore>,
 }
 
 impl Admin {
@@ -71,6 +73,9 @@ impl Admin {
             oauth,
             token_url,
             throttle: Arc::default(),
+            argon2: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
         }
     }
 

@@ -68,17 +68,17 @@ enum AccountCommand {
     },
     /// Disable an account: it gets no tokens and every token it holds dies at once.
     Disable {
-        /// Account id, name or client ID.
+        /// Account id, client ID or name (tried in that order).
         account: String,
     },
     /// Enable an account again (tokens from before the disable stay dead).
     Enable {
-        /// Account id, name or client ID.
+        /// Account id, client ID or name (tried in that order).
         account: String,
     },
     /// New client ID and secret, printed once; the old pair stops working.
     Regenerate {
-        /// Account id, name or client ID.
+        /// Account id, client ID or name (tried in that order).
         account: String,
         /// Keep the old pair (and its tokens) working this many seconds (at most 86400).
         #[arg(long, default_value_t = 0)]
@@ -89,7 +89,7 @@ enum AccountCommand {
     },
     /// Delete an account, its credentials and its tokens, for good.
     Delete {
-        /// Account id, name or client ID.
+        /// Account id, client ID or name (tried in that order).
         account: String,
     },
 }
@@ -129,6 +129,16 @@ enum AdminCommand {
         /// Role to give, by name (default: Administrator); repeat for several.
         #[arg(long = "role")]
         roles: Vec<String>,
+    },
+    /// Give a console user one more role (recovers a console nobody can manage any more,
+    /// e.g. after restoring an old backup).
+    Grant {
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Role to give, by id or name.
+        #[arg(long)]
+        role: String,
     },
 }
 
@@ -355,6 +365,9 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Admin(AdminCommand::Grant { username, role }) => {
+            grant_role(&app, &actor, &username, &role).await
+        }
         Command::Admin(AdminCommand::Create {
             username,
             password_stdin: _,
@@ -390,6 +403,25 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `keygate admin grant`.
+async fn grant_role(
+    app: &crate::app::AppState,
+    actor: &Actor,
+    username: &str,
+    role: &str,
+) -> Result<(), String> {
+    let (user, role) = app
+        .admin
+        .grant_user_role(actor, username, role)
+        .await
+        .map_err(admin_message)?;
+    println!(
+        "Console user {} now holds the role {}.",
+        user.username, role.name
+    );
+    Ok(())
 }
 
 /// Prints credentials once: one JSON object, or labelled lines.

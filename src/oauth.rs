@@ -39,6 +39,9 @@ pub enum OAuthError {
     /// Client authentication failed. Always the same answer, whatever the reason.
     #[error("client authentication failed")]
     InvalidClient,
+    /// A bearer token presented by the caller is not a live keygate token.
+    #[error("the bearer token is invalid, expired or revoked")]
+    InvalidToken,
     /// Only `client_credentials` is supported.
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
@@ -212,14 +215,16 @@ impl OAuth {
         }
     }
 
-    /// Mints an access token for an authenticated client, narrowed to `scope` if given.
+    /// Mints an access token for an authenticated client, narrowed to `scope` if given. An
+    /// empty `scope` parameter counts as absent (RFC 6749 §3.3 leaves it to the server): the
+    /// token carries the account's permissions, as without one.
     pub fn issue(
         &self,
         rec: &AuthRecord,
         client_id: &str,
         scope: Option<&str>,
     ) -> Result<IssuedToken, OAuthError> {
-        let scope = match scope {
+        let scope = match scope.filter(|s| !s.trim().is_empty()) {
             None => rec.permissions.join(" "),
             Some(s) => {
                 let wanted = parse_scope(s).ok_or(OAuthError::InvalidScope)?;
@@ -397,11 +402,19 @@ impl OAuth {
     }
 
     /// RFC 7662 introspection of `token`: its claims if it is live, else `{"active":false}`.
+    /// `scope` is what the token allows now (its scope within the account's current
+    /// permissions), the same answer every other check gives.
     pub async fn introspect(&self, token: &str) -> serde_json::Value {
         match self.verify(token).await {
             Ok(v) => serde_json::json!({
                 "active": true,
-                "scope": v.claims.scope,
+                "scope": v
+                    .claims
+                    .scope
+                    .split(' ')
+                    .filter(|p| v.permissions.contains(*p))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 "client_id": v.claims.client_id,
                 "username": v.account.name,
                 "token_type": "Bearer",
@@ -468,13 +481,28 @@ impl OAuth {
             {
                 tracing::warn!(error = %e, "cannot record last-used times and sessions");
             }
-            if ticks.is_multiple_of(2400) {
+            // Maintenance at start, then every ten minutes.
+            if ticks % 2400 == 1 {
                 let now = now_ms();
-                if let Err(e) = changes::prune(self.store.pool(), now - 3_600_000, now).await {
+                // A token is accepted until `exp` + leeway, so its revocation is kept as long.
+                let leeway_ms = token::LEEWAY_SECS * 1000;
+                if let Err(e) =
+                    changes::prune(self.store.pool(), now - 3_600_000, now - leeway_ms).await
+                {
                     tracing::warn!(error = %e, "cannot prune the change feed");
                 }
                 if let Err(e) = crate::store::sessions::prune(self.store.pool(), now).await {
                     tracing::warn!(error = %e, "cannot prune expired sessions");
+                }
+                // Console sign-ins that expired or idled out, even if never used again.
+                if let Err(e) = crate::store::users::purge_sessions(
+                    self.store.pool(),
+                    now,
+                    now - crate::admin::users::SESSION_IDLE_MS,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "cannot purge expired console sessions");
                 }
                 if let Err(e) = self.load_revocations().await {
                     tracing::warn!(error = %e, "cannot reload revocations");
@@ -486,7 +514,8 @@ impl OAuth {
     /// Loads the live revocations and returns the feed position they are current to.
     pub(crate) async fn load_revocations(&self) -> Result<i64, StoreError> {
         let seq = changes::last_seq(self.store.pool()).await?;
-        let list = changes::revoked_tokens(self.store.pool(), now_ms()).await?;
+        let list = changes::revoked_tokens(self.store.pool(), now_ms() - token::LEEWAY_SECS * 1000)
+            .await?;
         self.cache.set_revoked(list);
         Ok(seq)
     }

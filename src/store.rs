@@ -74,6 +74,11 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = Self::backend_of(url)?;
+        if backend == Backend::Sqlite
+            && let Some(path) = Self::sqlite_path(url)
+        {
+            create_private_file(&path)?;
+        }
         let (url, max) = match backend {
             Backend::Sqlite => (sqlite_url(url), 8),
             Backend::Postgres => (url.to_owned(), 16),
@@ -101,6 +106,7 @@ impl Store {
         let pool = opts.connect(&url).await?;
         let store = Self { pool, backend, url };
         store.migrate().await?;
+        accounts::fill_name_keys(&store.pool).await?;
         Ok(store)
     }
 
@@ -170,6 +176,25 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Creates the SQLite file `path`, readable and writable by its owner only (0600), if it does
+/// not exist yet. SQLite gives its `-wal` and `-shm` files the mode of the database file, so
+/// they are private too; the database holds password hashes, session and CSRF tokens and
+/// the encrypted signing key.
+fn create_private_file(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unsupported(format!(
+            "cannot create the database file {}: {e}",
+            path.display()
+        ))),
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Admin, AdminError};
-use crate::domain::account::{AccountName, Description, TokenLifetime};
+use crate::domain::account::{AccountName, Description, TokenLifetime, name_key};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::{SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
@@ -40,6 +40,10 @@ pub struct IssuedCredentials {
     pub client_secret: ClientSecret,
     /// The token endpoint.
     pub access_token_uri: String,
+    /// The account as it is after the operation, read by the operation itself (so the
+    /// caller needs no read permission to learn what it created).
+    #[serde(skip)]
+    pub account: AccountSummary,
 }
 
 fn expose_secret<S: serde::Serializer>(s: &ClientSecret, ser: S) -> Result<S::Ok, S::Error> {
@@ -109,12 +113,14 @@ impl Admin {
         };
         audit::append(&mut tx, actor, &event, now).await?;
         tx.commit().await?;
+        let account = self.load_account(&id).await?;
         Ok(IssuedCredentials {
             id,
             name: name.as_ref().to_owned(),
             client_id: client_id.as_str().to_owned(),
             client_secret: secret,
             access_token_uri: self.token_url.clone(),
+            account,
         })
     }
 
@@ -149,12 +155,43 @@ impl Admin {
     /// One account.
     pub async fn get_account(&self, actor: &Actor, id: &str) -> Result<AccountSummary, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        self.load_account(id).await
+    }
+
+    /// One account, read by an operation for itself (its own permission check has run).
+    pub(crate) async fn load_account(&self, id: &str) -> Result<AccountSummary, AdminError> {
         accounts::by_id(self.store.pool(), id)
             .await?
             .ok_or(AdminError::NotFound("service account"))
     }
 
-    /// The account whose id, name or client ID is `wanted`.
+    /// Refuses to act on an account that holds a role the actor could not give it: nobody
+    /// regenerates, disables, enables, deletes or re-roles an account more powerful than
+    /// themselves (else a regeneration hands them its permissions). Roles held through
+    /// groups count. The command-line operator owns the database and may act on any.
+    pub(crate) async fn ensure_may_manage_account(
+        &self,
+        actor: &Actor,
+        account: &AccountSummary,
+    ) -> Result<(), AdminError> {
+        let held = accounts::held_role_ids(self.store.pool(), &account.account.id).await?;
+        let roles = roles::by_ids(self.store.pool(), &held).await?;
+        for role in &roles {
+            if let Some(p) = actor.lacks_any(&role.permissions) {
+                return Err(AdminError::Escalation(format!(
+                    "You cannot change the service account \u{201c}{}\u{201d}: it holds the role \
+                     \u{201c}{}\u{201d}, which carries the {p} permission that you do not hold \
+                     yourself.",
+                    account.account.name, role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The account whose id, client ID or name is `wanted`, tried in that order, each exactly
+    /// (a name case-insensitively), so a decoy named like another account's id or client ID
+    /// can never be picked in its place.
     pub async fn find_account(
         &self,
         actor: &Actor,
@@ -199,7 +236,8 @@ impl Admin {
         enabled: bool,
     ) -> Result<AccountSummary, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
-        let before = self.get_account(actor, id).await?;
+        let before = self.load_account(id).await?;
+        self.ensure_may_manage_account(actor, &before).await?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         if !accounts::set_enabled(&mut tx, id, enabled, now).await? {
@@ -218,7 +256,7 @@ impl Admin {
         };
         self.commit_account_change(tx, actor, &event, id, now)
             .await?;
-        self.get_account(actor, id).await
+        self.load_account(id).await
     }
 
     /// New client ID and secret. The previous pair and its tokens stop working at once, or
@@ -237,7 +275,8 @@ impl Admin {
             )
             .into());
         }
-        let before = self.get_account(actor, id).await?;
+        let before = self.load_account(id).await?;
+        self.ensure_may_manage_account(actor, &before).await?;
         let client_id = ClientId::generate();
         let secret = ClientSecret::generate();
         let now = now_ms();
@@ -270,12 +309,14 @@ impl Admin {
         };
         self.commit_account_change(tx, actor, &event, id, now)
             .await?;
+        let account = self.load_account(id).await?;
         Ok(IssuedCredentials {
             id: id.to_owned(),
             name: before.account.name,
             client_id: client_id.as_str().to_owned(),
             client_secret: secret,
             access_token_uri: self.token_url.clone(),
+            account,
         })
     }
 
@@ -283,7 +324,8 @@ impl Admin {
     /// audit log keeps its events.
     pub async fn delete_account(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
-        let before = self.get_account(actor, id).await?;
+        let before = self.load_account(id).await?;
+        self.ensure_may_manage_account(actor, &before).await?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         if !accounts::delete(&mut tx, id).await? {
@@ -346,7 +388,8 @@ impl Admin {
         input: UpdateAccount,
     ) -> Result<AccountSummary, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
-        let before = self.get_account(actor, id).await?;
+        let before = self.load_account(id).await?;
+        self.ensure_may_manage_account(actor, &before).await?;
         let name = match &input.name {
             Some(n) => AccountName::parse(n)?,
             None => AccountName::parse(&before.account.name)?,
@@ -460,20 +503,23 @@ impl Admin {
             audit::append(&mut tx, actor, event, now).await?;
         }
         self.commit_account_change(tx, actor, last, id, now).await?;
-        self.get_account(actor, id).await
+        self.load_account(id).await
     }
 
-    /// Role ids for role names or ids given by automation or the command line; unknown ones
-    /// are an error that names them.
+    /// Role ids for role ids or names given by automation or the command line: each is
+    /// first looked up as an id, exactly; only if no role has that id is it a name
+    /// (case-insensitive). Unknown ones are an error that names them.
     pub async fn resolve_roles(&self, names_or_ids: &[String]) -> Result<Vec<String>, AdminError> {
         let all = roles::list(self.store.pool()).await?;
         let mut ids = Vec::new();
         let mut unknown = Vec::new();
         for wanted in names_or_ids {
             let w = wanted.trim();
+            let key = name_key(w);
             match all
                 .iter()
-                .find(|r| r.id == w || r.name.to_lowercase() == w.to_lowercase())
+                .find(|r| r.id == w)
+                .or_else(|| all.iter().find(|r| name_key(&r.name) == key))
             {
                 Some(r) => ids.push(r.id.clone()),
                 None => unknown.push(format!("\u{201c}{w}\u{201d}")),

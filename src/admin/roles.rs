@@ -2,6 +2,7 @@
 //! groups. Built-in roles are read-only. Nobody gives a permission they do not hold.
 
 use super::{Admin, AdminError};
+use crate::domain::account::name_key;
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::permission::{self, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
 use crate::domain::{ValidationError, now_ms};
@@ -9,7 +10,7 @@ use crate::store::accounts::RoleRef;
 use crate::store::changes::{self, Change};
 use crate::store::groups::{self, GroupRow};
 use crate::store::roles::{self, RoleRow};
-use crate::store::{StoreError, Tx, audit};
+use crate::store::{StoreError, Tx, audit, users};
 
 /// What a role is made of, as typed by the user.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +58,20 @@ impl Admin {
         match actor.lacks_any(perms) {
             Some(p) => Err(AdminError::Escalation(format!(
                 "You cannot give {what} the {p} permission: you do not hold it yourself."
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses to change or delete a role that carries a permission the actor could not
+    /// give: acting on it would change what its holders, possibly more powerful than the
+    /// actor, may do.
+    fn ensure_may_manage_role(actor: &Actor, role: &RoleRow) -> Result<(), AdminError> {
+        match actor.lacks_any(&role.permissions) {
+            Some(p) => Err(AdminError::Escalation(format!(
+                "You cannot change the role \u{201c}{}\u{201d}: it carries the {p} permission, \
+                 which you do not hold yourself.",
+                role.name
             ))),
             None => Ok(()),
         }
@@ -114,6 +129,26 @@ impl Admin {
         })
     }
 
+    /// Refuses a role or group name equal to the id of any role or group: ids are looked up
+    /// first, but a name that reads as another's id would still mislead whoever types it.
+    async fn ensure_name_is_not_an_id(
+        &self,
+        field: &'static str,
+        name: &str,
+    ) -> Result<(), AdminError> {
+        let roles = roles::list(self.store.pool()).await?;
+        let groups = groups::list(self.store.pool()).await?;
+        let n = name.trim();
+        if roles.iter().any(|r| r.id == n) || groups.iter().any(|g| g.id == n) {
+            return Err(ValidationError::new(
+                field,
+                format!("\u{201c}{n}\u{201d} is the id of a role or group; choose another name."),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     fn role_conflict(name: &str) -> AdminError {
         AdminError::Conflict {
             field: "name",
@@ -130,6 +165,7 @@ impl Admin {
         Self::require(actor, ROLES_WRITE)?;
         let role = Self::role_from_input(uuid::Uuid::new_v4().to_string(), &input)?;
         Self::check_grantable(actor, "a role", &role.permissions)?;
+        self.ensure_name_is_not_an_id("name", &role.name).await?;
         let mut tx = self.store.begin().await?;
         match roles::insert(&mut tx, &role, now_ms()).await {
             Err(StoreError::Conflict) => return Err(Self::role_conflict(&role.name)),
@@ -161,9 +197,12 @@ impl Admin {
                 "Built-in roles cannot be changed.".into(),
             ));
         }
+        Self::ensure_may_manage_role(actor, &before)?;
         let role = Self::role_from_input(id.to_owned(), &input)?;
         Self::check_grantable(actor, "a role", &role.permissions)?;
+        self.ensure_name_is_not_an_id("name", &role.name).await?;
         let mut tx = self.store.begin().await?;
+        let managers = users::count_user_managers(&mut tx).await?;
         match roles::update(&mut tx, &role, now_ms()).await {
             Err(StoreError::Conflict) => return Err(Self::role_conflict(&role.name)),
             Ok(false) => return Err(AdminError::NotFound("role")),
@@ -171,6 +210,7 @@ impl Admin {
                 other?;
             }
         }
+        Self::ensure_user_manager_remains(&mut tx, managers).await?;
         let event = AuditEvent {
             action: "role.updated",
             target_kind: "role",
@@ -201,6 +241,7 @@ impl Admin {
                 "Built-in roles cannot be deleted.".into(),
             ));
         }
+        Self::ensure_may_manage_role(actor, &before)?;
         let holders = roles::holders(self.store.pool(), id).await?;
         let (a, g, u) = holders;
         if a + g + u > 0 && !confirmed {
@@ -213,9 +254,11 @@ impl Admin {
             });
         }
         let mut tx = self.store.begin().await?;
+        let managers = users::count_user_managers(&mut tx).await?;
         if !roles::delete(&mut tx, id).await? {
             return Err(AdminError::NotFound("role"));
         }
+        Self::ensure_user_manager_remains(&mut tx, managers).await?;
         let event = AuditEvent {
             action: "role.deleted",
             target_kind: "role",
@@ -308,8 +351,27 @@ impl Admin {
             Some(id) => Some(self.get_group(actor, id).await?),
             None => None,
         };
+        if let Some(b) = &before {
+            self.ensure_may_manage_group(actor, b).await?;
+        }
         let gid = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         let group = self.group_from_input(actor, gid, &input).await?;
+        self.ensure_name_is_not_an_id("name", &group.name).await?;
+        // Joining or leaving a group changes an account's roles: the takeover rule applies
+        // to every account whose membership changes.
+        let old_members: Vec<String> = before
+            .as_ref()
+            .map(|b| b.members.iter().map(|m| m.id.clone()).collect())
+            .unwrap_or_default();
+        let new_members: Vec<String> = group.members.iter().map(|m| m.id.clone()).collect();
+        for changed in old_members
+            .iter()
+            .filter(|m| !new_members.contains(m))
+            .chain(new_members.iter().filter(|m| !old_members.contains(m)))
+        {
+            let account = self.load_account(changed).await?;
+            self.ensure_may_manage_account(actor, &account).await?;
+        }
         let mut tx = self.store.begin().await?;
         match groups::save(&mut tx, &group, before.is_none(), now_ms()).await {
             Err(StoreError::Conflict) => {
@@ -350,6 +412,11 @@ impl Admin {
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         Self::require(actor, ROLES_WRITE)?;
         let before = self.get_group(actor, id).await?;
+        self.ensure_may_manage_group(actor, &before).await?;
+        for m in &before.members {
+            let account = self.load_account(&m.id).await?;
+            self.ensure_may_manage_account(actor, &account).await?;
+        }
         let mut tx = self.store.begin().await?;
         if !groups::delete(&mut tx, id).await? {
             return Err(AdminError::NotFound("group"));
@@ -363,6 +430,26 @@ impl Admin {
         };
         self.commit_with_event(tx, actor, event, Change::AllAccounts)
             .await
+    }
+
+    /// Refuses to change or delete a group that gives a role the actor could not give.
+    async fn ensure_may_manage_group(
+        &self,
+        actor: &Actor,
+        group: &GroupRow,
+    ) -> Result<(), AdminError> {
+        let ids: Vec<String> = group.roles.iter().map(|r| r.id.clone()).collect();
+        for role in roles::by_ids(self.store.pool(), &ids).await? {
+            if let Some(p) = actor.lacks_any(&role.permissions) {
+                return Err(AdminError::Escalation(format!(
+                    "You cannot change the group \u{201c}{}\u{201d}: it gives the role \
+                     \u{201c}{}\u{201d}, which carries the {p} permission that you do not \
+                     hold yourself.",
+                    group.name, role.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The groups an account belongs to.
@@ -385,9 +472,11 @@ impl Admin {
         let all = groups::list(self.store.pool()).await?;
         let mut chosen: Vec<GroupRow> = Vec::new();
         for w in wanted {
+            let key = name_key(w);
             let g = all
                 .iter()
-                .find(|g| &g.id == w || g.name.to_lowercase() == w.trim().to_lowercase())
+                .find(|g| g.id == w.trim())
+                .or_else(|| all.iter().find(|g| name_key(&g.name) == key))
                 .ok_or_else(|| {
                     ValidationError::new(
                         "groups",

@@ -29,9 +29,10 @@ impl Admin {
         jti: &str,
     ) -> Result<(), AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
-        let account = self.get_account(actor, id).await?;
-        let session = self
-            .account_sessions(actor, id)
+        let account = self.load_account(id).await?;
+        self.ensure_may_manage_account(actor, &account).await?;
+        self.oauth.flush_usage().await?;
+        let session = sessions::live(self.store.pool(), id, now_ms())
             .await?
             .into_iter()
             .find(|s| s.jti == jti)
@@ -46,7 +47,8 @@ impl Admin {
     /// previous credentials, if one runs).
     pub async fn revoke_all_sessions(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
-        let account = self.get_account(actor, id).await?;
+        let account = self.load_account(id).await?;
+        self.ensure_may_manage_account(actor, &account).await?;
         self.oauth.flush_usage().await?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;

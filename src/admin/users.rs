@@ -8,11 +8,12 @@ use std::sync::{Mutex, PoisonError};
 
 use super::{Admin, AdminError};
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
-use crate::domain::permission::{USERS_READ, USERS_WRITE};
+use crate::domain::permission::{self, USERS_READ, USERS_WRITE};
 use crate::domain::secret::{random_bytes, random_token, sha256_b64};
 use crate::domain::{ValidationError, now_ms};
+use crate::store::roles::RoleRow;
 use crate::store::users::{self, UserRow};
-use crate::store::{StoreError, audit};
+use crate::store::{StoreError, Tx, audit};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -71,7 +72,8 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
                           1nqDHwLDmCWlwfj6TqsbfGmH4ZX/sU0PShNLmKhxm4E";
 
 impl Admin {
-    /// Adds a console user with the given roles.
+    /// Adds a console user with the given roles (ids, each existing, each one the actor
+    /// could give).
     pub async fn create_user(
         &self,
         actor: &Actor,
@@ -81,7 +83,7 @@ impl Admin {
     ) -> Result<UserRow, AdminError> {
         Self::require(actor, USERS_WRITE)?;
         let username = parse_username(username)?;
-        let roles = crate::store::roles::by_ids(self.store.pool(), role_ids).await?;
+        let (role_ids, roles) = self.user_roles_for(role_ids).await?;
         Self::ensure_grantable(actor, &roles)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(ValidationError::new(
@@ -93,14 +95,14 @@ impl Admin {
         let user = UserRow {
             id: uuid::Uuid::new_v4().to_string(),
             username,
-            password_hash: hash_password(password).await?,
+            password_hash: self.hash_password(password).await?,
             enabled: true,
             created_at: now_ms(),
             last_login_at: None,
         };
         let now = now_ms();
         let mut tx = self.store.begin().await?;
-        match users::insert(&mut tx, &user, role_ids, now).await {
+        match users::insert(&mut tx, &user, &role_ids, now).await {
             Err(StoreError::Conflict) => {
                 return Err(AdminError::Conflict {
                     field: "username",
@@ -114,11 +116,125 @@ impl Admin {
             target_kind: "console_user",
             target_id: user.id.clone(),
             target_name: user.username.clone(),
-            detail: serde_json::json!({ "role_ids": role_ids }).to_string(),
+            detail: serde_json::json!({
+                "roles": roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            })
+            .to_string(),
         };
         audit::append(&mut tx, actor, &event, now).await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// The distinct roles `role_ids` names, each of which must exist (422 otherwise).
+    async fn user_roles_for(
+        &self,
+        role_ids: &[String],
+    ) -> Result<(Vec<String>, Vec<RoleRow>), AdminError> {
+        let mut ids: Vec<String> = role_ids.iter().map(|r| r.trim().to_owned()).collect();
+        ids.sort();
+        ids.dedup();
+        let roles = crate::store::roles::by_ids(self.store.pool(), &ids).await?;
+        if roles.len() != ids.len() {
+            return Err(
+                ValidationError::new("roles", "One of the chosen roles does not exist.").into(),
+            );
+        }
+        Ok((ids, roles))
+    }
+
+    /// Hashes a password with argon2id off the runtime, within the bound on concurrent
+    /// argon2 work.
+    async fn hash_password(&self, password: String) -> Result<String, AdminError> {
+        let _permit = self
+            .argon2
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        hash_password(password).await
+    }
+
+    /// Refuses to act on a console user who holds a permission the actor could not give
+    /// (no demoting or disabling someone more powerful than oneself).
+    async fn ensure_may_manage_user(
+        &self,
+        actor: &Actor,
+        user: &UserRow,
+    ) -> Result<(), AdminError> {
+        let held = users::role_ids(self.store.pool(), &user.id).await?;
+        for role in crate::store::roles::by_ids(self.store.pool(), &held).await? {
+            if let Some(p) = actor.lacks_any(&role.permissions) {
+                return Err(AdminError::Escalation(format!(
+                    "You cannot change the console user {}: they hold the role \
+                     \u{201c}{}\u{201d}, which carries the {p} permission that you do not \
+                     hold yourself.",
+                    user.username, role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a change, inside its transaction, that leaves no enabled console user holding
+    /// `users:write` when there was one before (`before`, counted in the same transaction):
+    /// the console must never lock everyone out. The command line can still recover a
+    /// database that has none (`keygate admin grant`).
+    pub(crate) async fn ensure_user_manager_remains(
+        tx: &mut Tx,
+        before: i64,
+    ) -> Result<(), AdminError> {
+        if before > 0 && users::count_user_managers(tx).await? == 0 {
+            return Err(AdminError::Conflict {
+                field: "roles",
+                message: "This change would leave no enabled console user who can manage \
+                          users (the users:write permission), so nobody could manage the \
+                          console any more. Give that permission to another user first."
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Gives a console user one more role, from the command line (recovers a console whose
+    /// last user manager lost their role, e.g. after restoring an old backup).
+    pub async fn grant_user_role(
+        &self,
+        actor: &Actor,
+        username: &str,
+        role: &str,
+    ) -> Result<(UserRow, RoleRow), AdminError> {
+        Self::require(actor, USERS_WRITE)?;
+        let user = users::by_username(self.store.pool(), username.trim())
+            .await?
+            .ok_or(AdminError::NotFound("console user"))?;
+        let role_id = self
+            .resolve_roles(&[role.to_owned()])
+            .await?
+            .pop()
+            .ok_or(AdminError::NotFound("role"))?;
+        let (_, roles) = self.user_roles_for(std::slice::from_ref(&role_id)).await?;
+        Self::ensure_grantable(actor, &roles)?;
+        let role = roles
+            .into_iter()
+            .next()
+            .ok_or(AdminError::NotFound("role"))?;
+        let mut ids = users::role_ids(self.store.pool(), &user.id).await?;
+        if !ids.contains(&role.id) {
+            ids.push(role.id.clone());
+        }
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        users::set_roles(&mut tx, &user.id, &ids).await?;
+        let event = AuditEvent {
+            action: "console_user.role_granted",
+            target_kind: "console_user",
+            target_id: user.id.clone(),
+            target_name: user.username.clone(),
+            detail: serde_json::json!({ "role": role.name }).to_string(),
+        };
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
+        Ok((user, role))
     }
 }
 
@@ -126,12 +242,20 @@ impl Admin {
 pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 /// A console session ends this long after sign-in, whatever happens.
 pub const SESSION_MAX_MS: i64 = 12 * 60 * 60 * 1000;
-/// Failed sign-ins allowed per username within [`THROTTLE_WINDOW_MS`].
+/// Failed sign-ins allowed per (username, address) within [`THROTTLE_WINDOW_MS`] before
+/// that pair must wait.
 pub const MAX_FAILURES_PER_USER: usize = 5;
-/// Failed sign-ins allowed per client address within [`THROTTLE_WINDOW_MS`].
+/// Failed sign-ins allowed per client address within [`THROTTLE_WINDOW_MS`], whatever the
+/// usernames.
 pub const MAX_FAILURES_PER_ADDRESS: usize = 20;
 /// The window over which failed sign-ins are counted.
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// The first wait once over a limit; it doubles with each further failure, up to the window.
+pub const FIRST_WAIT_MS: i64 = 30 * 1000;
+/// How long a sign-in waits for its turn at argon2 before the server says it is busy.
+pub const ARGON2_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Keys the throttle keeps at most (bounds memory under a flood of made-up usernames).
+const MAX_THROTTLE_KEYS: usize = 100_000;
 
 /// A signed-in console user, as each request sees it.
 #[derive(Debug, Clone)]
@@ -172,66 +296,138 @@ pub enum SignInError {
     /// Unknown user, wrong password or disabled user: one answer for all.
     #[error("The username or password is not correct.")]
     Invalid,
-    /// Too many recent failures for this username or address.
-    #[error("Too many failed sign-ins. Try again in {minutes} minutes.")]
+    /// Too many recent failures for this username from this address, or from this address.
+    #[error("Too many failed sign-ins. Try again in {} seconds.", .retry_after_secs)]
     Throttled {
-        /// Minutes until the oldest counted failure leaves the window.
-        minutes: i64,
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: i64,
     },
+    /// Too many sign-ins are being checked at once (each holds ~20 MiB of argon2 memory).
+    #[error("The server is busy checking other sign-ins. Try again in a few seconds.")]
+    Busy,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Recent failed sign-ins per username and per address, kept in memory.
+/// Recent failed sign-ins per (username, address) and per address, kept in memory. An
+/// attempt is counted when it starts (before its password is checked), so concurrent
+/// attempts cannot slip past the limit; a success takes its count back. Past a limit the
+/// wait grows with each further failure. Keying by address means an attacker elsewhere
+/// cannot lock the real user out.
 #[derive(Default)]
 pub struct SignInThrottle {
-    failures: Mutex<HashMap<String, Vec<i64>>>,
+    state: Mutex<ThrottleState>,
+}
+
+#[derive(Default)]
+struct ThrottleState {
+    failures: HashMap<String, Vec<i64>>,
+    /// Throttled attempts per (username, address): start of the window and how many, so
+    /// they are audited once per window instead of once per request.
+    throttled: HashMap<String, (i64, u64)>,
+}
+
+/// What [`SignInThrottle::reserve`] decided.
+enum Reservation {
+    /// Go ahead; the attempt is counted as a failure until [`SignInThrottle::succeed`].
+    Granted,
+    /// Wait this many seconds. `audit` is `Some(previous count)` for the first throttled
+    /// attempt of a window (write one event), `None` for the rest.
+    Throttled {
+        retry_after_secs: i64,
+        audit: Option<u64>,
+    },
 }
 
 impl SignInThrottle {
     fn keys(username: &str, source: &str) -> [(String, usize); 2] {
         [
             (
-                format!("u:{}", username.to_lowercase()),
+                format!("p:{}\n{source}", username.to_lowercase()),
                 MAX_FAILURES_PER_USER,
             ),
             (format!("a:{source}"), MAX_FAILURES_PER_ADDRESS),
         ]
     }
 
-    /// Minutes to wait if this username or address is over its limit.
-    fn blocked(&self, username: &str, source: &str, now: i64) -> Option<i64> {
-        let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        Self::keys(username, source).iter().find_map(|(k, max)| {
-            let list = f.get_mut(k)?;
-            list.retain(|t| *t > now - THROTTLE_WINDOW_MS);
-            (list.len() >= *max).then(|| {
-                let oldest = list.iter().min().copied().unwrap_or(now);
-                ((oldest + THROTTLE_WINDOW_MS - now) / 60_000).max(1)
-            })
-        })
+    /// When a key with these recent failures may try again: never blocked under `max`;
+    /// then the last failure plus a wait that doubles with each failure over the limit.
+    fn next_allowed(list: &[i64], max: usize) -> Option<i64> {
+        if list.len() < max {
+            return None;
+        }
+        let over = u32::try_from(list.len() - max).unwrap_or(u32::MAX).min(16);
+        let wait = FIRST_WAIT_MS
+            .saturating_mul(1_i64 << over)
+            .min(THROTTLE_WINDOW_MS);
+        list.iter().max().map(|last| last + wait)
     }
 
-    fn fail(&self, username: &str, source: &str, now: i64) {
-        let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        if f.len() > 100_000 {
-            f.retain(|_, l| l.iter().any(|t| *t > now - THROTTLE_WINDOW_MS));
+    fn reserve(&self, username: &str, source: &str, now: i64) -> Reservation {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if st.failures.len() > MAX_THROTTLE_KEYS {
+            st.failures
+                .retain(|_, l| l.iter().any(|t| *t > now - THROTTLE_WINDOW_MS));
         }
-        for (k, _) in Self::keys(username, source) {
-            f.entry(k).or_default().push(now);
+        if st.throttled.len() > MAX_THROTTLE_KEYS {
+            st.throttled
+                .retain(|_, (start, _)| *start > now - THROTTLE_WINDOW_MS);
         }
+        let keys = Self::keys(username, source);
+        let mut wait_until = None;
+        for (k, max) in &keys {
+            if let Some(list) = st.failures.get_mut(k) {
+                list.retain(|t| *t > now - THROTTLE_WINDOW_MS);
+                if let Some(t) = Self::next_allowed(list, *max).filter(|t| *t > now) {
+                    wait_until = Some(wait_until.map_or(t, |w: i64| w.max(t)));
+                }
+            }
+        }
+        if let Some(until) = wait_until {
+            let pair = keys[0].0.clone();
+            let entry = st.throttled.entry(pair).or_insert((now, 0));
+            let audit = if entry.0 <= now - THROTTLE_WINDOW_MS || entry.1 == 0 {
+                let previous = if entry.0 <= now - THROTTLE_WINDOW_MS {
+                    entry.1
+                } else {
+                    0
+                };
+                *entry = (now, 1);
+                Some(previous)
+            } else {
+                entry.1 += 1;
+                None
+            };
+            return Reservation::Throttled {
+                retry_after_secs: ((until - now + 999) / 1000).max(1),
+                audit,
+            };
+        }
+        for (k, _) in keys {
+            st.failures.entry(k).or_default().push(now);
+        }
+        Reservation::Granted
     }
 
-    fn succeed(&self, username: &str) {
-        let mut f = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        f.remove(&format!("u:{}", username.to_lowercase()));
+    /// The attempt reserved at `at` succeeded: it is no failure, and the pair starts over.
+    fn succeed(&self, username: &str, source: &str, at: i64) {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let [(pair, _), (address, _)] = Self::keys(username, source);
+        st.failures.remove(&pair);
+        st.throttled.remove(&pair);
+        if let Some(list) = st.failures.get_mut(&address)
+            && let Some(i) = list.iter().rposition(|t| *t == at)
+        {
+            list.remove(i);
+        }
     }
 }
 
 impl Admin {
-    /// Signs a console user in: checks the throttle and the password (argon2id, off the
-    /// runtime), opens a session and audits the attempt either way. Returns the cookie value.
+    /// Signs a console user in: reserves an attempt with the throttle, checks the password
+    /// (argon2id, off the runtime, a bounded number at a time), opens a session and audits
+    /// the attempt either way (throttled attempts once per window). Returns the cookie value.
     pub async fn sign_in(
         &self,
         username: &str,
@@ -240,23 +436,49 @@ impl Admin {
     ) -> Result<(String, ConsoleSession), SignInError> {
         let now = now_ms();
         let typed: String = username.trim().chars().take(64).collect();
-        if let Some(minutes) = self.throttle.blocked(&typed, source, now) {
-            self.audit_sign_in_failure(&typed, source, "throttled")
-                .await?;
-            return Err(SignInError::Throttled { minutes });
+        match self.throttle.reserve(&typed, source, now) {
+            Reservation::Granted => {}
+            Reservation::Throttled {
+                retry_after_secs,
+                audit,
+            } => {
+                if let Some(previous) = audit {
+                    let detail = serde_json::json!({
+                        "reason": "throttled",
+                        "window_minutes": THROTTLE_WINDOW_MS / 60_000,
+                        "throttled_attempts_in_previous_window": previous,
+                    });
+                    self.audit_sign_in_failure(
+                        &typed,
+                        source,
+                        "console_user.sign_in_throttled",
+                        detail,
+                    )
+                    .await?;
+                }
+                return Err(SignInError::Throttled { retry_after_secs });
+            }
         }
         let user = users::by_username(self.store.pool(), &typed).await?;
-        let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+        let ok = {
+            let permit = tokio::time::timeout(ARGON2_QUEUE_WAIT, self.argon2.acquire()).await;
+            let Ok(Ok(_permit)) = permit else {
+                // Not checked: it is no failure of the user's.
+                self.throttle.succeed(&typed, source, now);
+                return Err(SignInError::Busy);
+            };
+            verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await
+        };
         let user = match user {
             Some(u) if ok && u.enabled => u,
             _ => {
-                self.throttle.fail(&typed, source, now);
-                self.audit_sign_in_failure(&typed, source, "invalid credentials")
+                let detail = serde_json::json!({ "reason": "invalid credentials" });
+                self.audit_sign_in_failure(&typed, source, "console_user.sign_in_failed", detail)
                     .await?;
                 return Err(SignInError::Invalid);
             }
         };
-        self.throttle.succeed(&typed);
+        self.throttle.succeed(&typed, source, now);
         let token = random_token::<32>();
         let csrf_token = random_token::<32>();
         let id_hash = sha256_b64(&token);
@@ -297,7 +519,8 @@ impl Admin {
         &self,
         typed: &str,
         source: &str,
-        reason: &str,
+        action: &'static str,
+        detail: serde_json::Value,
     ) -> Result<(), StoreError> {
         let actor = Actor {
             kind: ActorKind::Anonymous,
@@ -307,11 +530,11 @@ impl Admin {
             source: source.to_owned(),
         };
         let event = AuditEvent {
-            action: "console_user.sign_in_failed",
+            action,
             target_kind: "console_user",
             target_id: String::new(),
             target_name: typed.to_owned(),
-            detail: serde_json::json!({ "reason": reason }).to_string(),
+            detail: detail.to_string(),
         };
         let mut tx = self.store.begin().await?;
         audit::append(&mut tx, &actor, &event, now_ms()).await?;
@@ -380,7 +603,35 @@ impl Admin {
         Ok(users::list(self.store.pool()).await?)
     }
 
-    async fn user_named(&self, id: &str) -> Result<UserRow, AdminError> {
+    /// The roles that can be given to console users: those carrying a keygate permission
+    /// (custom permissions mean nothing to the console). Needs `users:read` only.
+    pub async fn console_user_roles(&self, actor: &Actor) -> Result<Vec<RoleRow>, AdminError> {
+        Self::require(actor, USERS_READ)?;
+        Ok(crate::store::roles::list(self.store.pool())
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.permissions
+                    .iter()
+                    .any(|p| permission::ALL.contains(&p.as_str()))
+            })
+            .collect())
+    }
+
+    /// Every role, for the pages of console users (needs `users:read` only).
+    pub async fn list_roles_for_users(&self, actor: &Actor) -> Result<Vec<RoleRow>, AdminError> {
+        Self::require(actor, USERS_READ)?;
+        Ok(crate::store::roles::list(self.store.pool()).await?)
+    }
+
+    /// Whether `id` is the only enabled console user who holds `users:write` (the console
+    /// warns before a change to them that the operation would refuse).
+    pub async fn is_last_user_manager(&self, actor: &Actor, id: &str) -> Result<bool, AdminError> {
+        Self::require(actor, USERS_READ)?;
+        Ok(users::user_managers(self.store.pool()).await? == [id.to_owned()])
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<UserRow, AdminError> {
         users::list(self.store.pool())
             .await?
             .into_iter()
@@ -390,7 +641,8 @@ impl Admin {
     }
 
     /// Enables or disables a console user; disabling ends their sessions at once. Nobody
-    /// disables themselves (the last administrator could lock everyone out).
+    /// disables themselves, acts on a more powerful user, or leaves the console without an
+    /// enabled user who can manage users.
     pub async fn set_user_enabled(
         &self,
         actor: &Actor,
@@ -401,10 +653,15 @@ impl Admin {
         if !enabled && actor.kind == ActorKind::ConsoleUser && actor.id == id {
             return Err(ValidationError::new("enabled", "You cannot disable yourself.").into());
         }
-        let user = self.user_named(id).await?;
+        let user = self.user_by_id(id).await?;
+        self.ensure_may_manage_user(actor, &user).await?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;
+        let managers = users::count_user_managers(&mut tx).await?;
         users::set_enabled(&mut tx, id, enabled, now).await?;
+        Self::ensure_user_manager_remains(&mut tx, managers)
+            .await
+            .map_err(|e| relabel(e, "enabled"))?;
         let event = AuditEvent {
             action: if enabled {
                 "console_user.enabled"
@@ -421,8 +678,9 @@ impl Admin {
         Ok(())
     }
 
-    /// Gives a console user exactly these roles; only roles whose every permission the
-    /// actor holds can be given.
+    /// Gives a console user exactly these roles: only a user the actor could give every role
+    /// they hold, only roles whose every permission the actor holds, and never leaving the
+    /// console without an enabled user who can manage users.
     pub async fn set_user_roles(
         &self,
         actor: &Actor,
@@ -430,17 +688,15 @@ impl Admin {
         role_ids: &[String],
     ) -> Result<(), AdminError> {
         Self::require(actor, USERS_WRITE)?;
-        let user = self.user_named(id).await?;
-        let roles = crate::store::roles::by_ids(self.store.pool(), role_ids).await?;
-        if roles.len() != role_ids.len() {
-            return Err(
-                ValidationError::new("roles", "One of the chosen roles does not exist.").into(),
-            );
-        }
+        let user = self.user_by_id(id).await?;
+        self.ensure_may_manage_user(actor, &user).await?;
+        let (role_ids, roles) = self.user_roles_for(role_ids).await?;
         Self::ensure_grantable(actor, &roles)?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;
-        users::set_roles(&mut tx, id, role_ids).await?;
+        let managers = users::count_user_managers(&mut tx).await?;
+        users::set_roles(&mut tx, id, &role_ids).await?;
+        Self::ensure_user_manager_remains(&mut tx, managers).await?;
         let event = AuditEvent {
             action: "console_user.roles_changed",
             target_kind: "console_user",
@@ -454,5 +710,13 @@ impl Admin {
         audit::append(&mut tx, actor, &event, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// The same refusal, naming another form field.
+fn relabel(e: AdminError, field: &'static str) -> AdminError {
+    match e {
+        AdminError::Conflict { message, .. } => AdminError::Conflict { field, message },
+        other => other,
     }
 }

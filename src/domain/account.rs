@@ -29,8 +29,44 @@ impl AccountName {
                 "Name must not contain control characters.",
             ));
         }
+        // A name that looks like a credential or an id could stand in for another account
+        // wherever an account is named by id, client ID or name (the command line).
+        let lower = s.to_ascii_lowercase();
+        if ["kgc_", "kgs_", "kgp_"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
+            return Err(ValidationError::new(
+                "name",
+                "Name must not begin with kgc_, kgs_ or kgp_: those begin client IDs and \
+                 secrets.",
+            ));
+        }
+        if is_uuid_shaped(s) {
+            return Err(ValidationError::new(
+                "name",
+                "Name must not have the shape of an id (a UUID).",
+            ));
+        }
         Ok(Self(s.to_owned()))
     }
+}
+
+/// Whether `s` has the shape of a UUID (8-4-4-4-12 hexadecimal digits), as account ids do.
+pub fn is_uuid_shaped(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The form in which names are compared (uniqueness, lookup by name, search): trimmed and
+/// lowercased by Unicode's rules, the same on both databases (SQLite's `lower` only knows
+/// ASCII, so "Émile" and "émile" would otherwise differ there).
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 impl AsRef<str> for AccountName {
@@ -131,6 +167,27 @@ mod tests {
     fn a_name_of_100_characters_is_accepted_and_101_rejected() {
         assert!(AccountName::parse(&"é".repeat(100)).is_ok());
         assert!(AccountName::parse(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn a_name_shaped_like_a_credential_or_an_id_is_rejected() {
+        for bad in [
+            "kgc_AAAAAAAAAAAAAAAAAAAAAA",
+            "KGS_x",
+            "kgp_token",
+            "0f8fad5b-d9cb-469f-a165-70867728950e",
+        ] {
+            assert!(AccountName::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["kgc", "billing-kgc_", "0f8fad5b-d9cb-469f-a165"] {
+            assert!(AccountName::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn names_compare_by_unicode_lowercase() {
+        assert_eq!(name_key(" Émile "), "émile");
+        assert_eq!(name_key("ÉMILE"), name_key("émile"));
     }
 
     #[test]

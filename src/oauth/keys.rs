@@ -90,8 +90,11 @@ impl MasterKey {
 
     fn from_file(path: &Path) -> Result<Self, KeyError> {
         match std::fs::read_to_string(path) {
-            Ok(s) => Self::parse(&s)
-                .map_err(|e| KeyError::MasterKey(format!("key file {}: {e}", path.display()))),
+            Ok(s) => {
+                ensure_private(path)?;
+                Self::parse(&s)
+                    .map_err(|e| KeyError::MasterKey(format!("key file {}: {e}", path.display())))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self(random_bytes());
                 let mut opts = std::fs::OpenOptions::new();
@@ -174,6 +177,31 @@ impl MasterKey {
             .ok()?;
         Some(plain.to_vec())
     }
+}
+
+/// Refuses a key file that its group or other users may read or write: whoever reads it can
+/// decrypt the signing key and check guessed client secrets.
+fn ensure_private(path: &Path) -> Result<(), KeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| {
+                KeyError::MasterKey(format!("cannot read key file {}: {e}", path.display()))
+            })?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(KeyError::MasterKey(format!(
+                "key file {} is accessible to other users (mode {:o}); keygate will not use it. \
+                 Fix it with: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The key file used for a SQLite database at `db`: `<db>.key`.

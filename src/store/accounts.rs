@@ -4,6 +4,7 @@ use sqlx::{AnyPool, Row as _};
 use tracing::instrument;
 
 use super::{StoreError, Tx, like_escape, placeholders};
+use crate::domain::account::name_key;
 
 /// A service account as stored, without its secret hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,9 +122,8 @@ pub struct ListFilter {
     pub q: String,
     /// Only enabled (`Some(true)`) or disabled (`Some(false)`) accounts.
     pub enabled: Option<bool>,
-    /// Keyset cursor: the (name, id) of the last row of the previous page. The database
-    /// lowercases the name itself, so the cursor matches its `lower(name)` ordering exactly
-    /// (SQLite's `lower` leaves non-ASCII letters as they are, unlike Rust's).
+    /// Keyset cursor: the (name, id) of the last row of the previous page; the list is
+    /// ordered by the name's comparison key ([`name_key`]), then id.
     pub after: Option<(String, String)>,
     /// Page size.
     pub limit: i64,
@@ -173,8 +173,8 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
 pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "insert into service_accounts (id, name, description, enabled, client_id, secret_hash, \
-         token_lifetime_secs, token_generation, created_at, updated_at) \
-         values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7)",
+         token_lifetime_secs, token_generation, created_at, updated_at, name_key) \
+         values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7, $8)",
     )
     .bind(new.id)
     .bind(new.name)
@@ -183,6 +183,7 @@ pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError>
     .bind(new.secret_hash)
     .bind(new.token_lifetime_secs)
     .bind(new.now)
+    .bind(name_key(new.name))
     .execute(&mut **tx)
     .await?;
     for role_id in new.role_ids {
@@ -199,14 +200,14 @@ pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError>
 /// loading: seeding, imports). Every account gets the same `now`; `news` may be any length.
 #[instrument(skip_all)]
 pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), StoreError> {
-    // 7 parameters a row: well under SQLite's and PostgreSQL's limits per statement.
+    // 8 parameters a row: well under SQLite's and PostgreSQL's limits per statement.
     const ROWS: usize = 1000;
     for chunk in news.chunks(ROWS) {
         let values = (0..chunk.len())
             .map(|i| {
-                let p = i * 7;
+                let p = i * 8;
                 format!(
-                    "(${}, ${}, ${}, 1, ${}, ${}, ${}, 0, ${}, ${})",
+                    "(${}, ${}, ${}, 1, ${}, ${}, ${}, 0, ${}, ${}, ${})",
                     p + 1,
                     p + 2,
                     p + 3,
@@ -214,15 +215,16 @@ pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), Sto
                     p + 5,
                     p + 6,
                     p + 7,
-                    p + 7
+                    p + 7,
+                    p + 8
                 )
             })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
             "insert into service_accounts (id, name, description, enabled, client_id, \
-             secret_hash, token_lifetime_secs, token_generation, created_at, updated_at) \
-             values {values}"
+             secret_hash, token_lifetime_secs, token_generation, created_at, updated_at, \
+             name_key) values {values}"
         );
         let mut q = sqlx::query(&sql);
         for n in chunk {
@@ -233,7 +235,8 @@ pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), Sto
                 .bind(n.client_id)
                 .bind(n.secret_hash)
                 .bind(n.token_lifetime_secs)
-                .bind(n.now);
+                .bind(n.now)
+                .bind(name_key(n.name));
         }
         q.execute(&mut **tx).await?;
         let pairs: Vec<(&str, &str)> = chunk
@@ -351,7 +354,7 @@ const MAX_CANDIDATES: i64 = 5000;
 
 /// A page of accounts matching `filter`, with their direct roles.
 ///
-/// Pages are read in `(lower(name), id)` order from the keyset cursor on, through the index
+/// Pages are read in `(name_key, id)` order from the keyset cursor on, through the index
 /// of that order, so a deep page costs what the first one does. A name search first filters
 /// the next [`SEARCH_WINDOW`] rows of that order: a common term fills its page there. If it
 /// does not, the trigram index (`service_account_names`: FTS5 on SQLite, pg_trgm on
@@ -361,13 +364,14 @@ const MAX_CANDIDATES: i64 = 5000;
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSummary>, StoreError> {
     let (after_name, after_id) = filter.after.clone().unwrap_or_default();
+    let after_name = name_key(&after_name);
     let enabled = filter.enabled.map_or(-1_i64, i64::from);
     let rows = if filter.q.is_empty() {
         let sql = format!(
             "select {ACCOUNT_COLUMNS} from service_accounts \
-             where lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
+             where name_key >= $1 and (name_key > $1 or id > $2) \
                and ($3 < 0 or enabled = $3) \
-             order by lower(name), id limit $4"
+             order by name_key, id limit $4"
         );
         sqlx::query(&sql)
             .bind(&after_name)
@@ -402,18 +406,18 @@ async fn search(
     after_id: &str,
     enabled: i64,
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
-    let q = filter.q.to_lowercase();
+    let q = name_key(&filter.q);
     let pattern = format!("%{}%", like_escape(&q));
-    // The next `$6` rows in list order, materialised from the (lower(name), id) index, then
+    // The next `$6` rows in list order, materialised from the (name_key, id) index, then
     // filtered: no planner may swap this for the trigram index and sort every match.
     let window_sql = format!(
-        "with w as materialized (select id, lower(name) as lname from service_accounts \
-             where lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
-             order by lower(name), id limit $6) \
+        "with w as materialized (select id, name_key as lname from service_accounts \
+             where name_key >= $1 and (name_key > $1 or id > $2) \
+             order by name_key, id limit $6) \
          select {ACCOUNT_COLUMNS} from service_accounts \
          where id in (select id from w where lname like $4 escape '\\') \
            and ($3 < 0 or enabled = $3) \
-         order by lower(name), id limit $5"
+         order by name_key, id limit $5"
     );
     let window = |size: i64| {
         sqlx::query(&window_sql)
@@ -456,9 +460,9 @@ async fn search(
         let sql = format!(
             "select {ACCOUNT_COLUMNS} from service_accounts \
              where id in (select account_id from service_account_names where name like $6) \
-               and lower(name) >= lower($1) and (lower(name) > lower($1) or id > $2) \
-               and ($3 < 0 or enabled = $3) and lower(name) like $4 escape '\\' \
-             order by lower(name), id limit $5"
+               and name_key >= $1 and (name_key > $1 or id > $2) \
+               and ($3 < 0 or enabled = $3) and name_key like $4 escape '\\' \
+             order by name_key, id limit $5"
         );
         return Ok(sqlx::query(&sql)
             .bind(after_name)
@@ -606,8 +610,8 @@ pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
 #[instrument(skip_all)]
 pub async fn name_taken(pool: &AnyPool, name: &str) -> Result<bool, StoreError> {
     Ok(
-        sqlx::query("select id from service_accounts where lower(name) = lower($1)")
-            .bind(name)
+        sqlx::query("select id from service_accounts where name_key = $1")
+            .bind(name_key(name))
             .fetch_optional(pool)
             .await?
             .is_some(),
@@ -626,13 +630,14 @@ pub async fn update_details(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "update service_accounts set name = $2, description = $3, token_lifetime_secs = $4, \
-         updated_at = $5 where id = $1",
+         updated_at = $5, name_key = $6 where id = $1",
     )
     .bind(id)
     .bind(name)
     .bind(description)
     .bind(token_lifetime_secs)
     .bind(now)
+    .bind(name_key(name))
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -655,18 +660,80 @@ pub async fn set_roles(tx: &mut Tx, id: &str, role_ids: &[String]) -> Result<(),
     Ok(())
 }
 
-/// The id of the account with this id, name (case-insensitive) or current client ID.
+/// The id of the account whose id, current client ID or name is `wanted`, in that order of
+/// precedence: an exact id wins over a client ID, which wins over a name (compared by
+/// [`name_key`]), so no account can be reached through another's identifier.
 #[instrument(skip_all)]
 pub async fn find_id(pool: &AnyPool, wanted: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query(
-        "select id from service_accounts \
-         where id = $1 or lower(name) = lower($1) or client_id = $1 limit 1",
+    let wanted = wanted.trim();
+    let rows = sqlx::query(
+        "select id, client_id from service_accounts \
+         where id = $1 or client_id = $1 or name_key = $2",
     )
-    .bind(wanted.trim())
-    .fetch_optional(pool)
-    .await?
-    .map(|r| r.try_get("id"))
-    .transpose()?)
+    .bind(wanted)
+    .bind(name_key(wanted))
+    .fetch_all(pool)
+    .await?;
+    let mut by_id = None;
+    let mut by_client = None;
+    let mut by_name = None;
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let client_id: String = r.try_get("client_id")?;
+        if id == wanted {
+            by_id = Some(id);
+        } else if client_id == wanted {
+            by_client = Some(id);
+        } else {
+            by_name = Some(id);
+        }
+    }
+    Ok(by_id.or(by_client).or(by_name))
+}
+
+/// Ids of every role an account holds, directly or through its groups.
+#[instrument(skip_all)]
+pub async fn held_role_ids(pool: &AnyPool, id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "select role_id from account_roles where account_id = $1 \
+         union select gr.role_id from group_roles gr \
+         join account_groups ag on ag.group_id = gr.group_id where ag.account_id = $1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("role_id")?)).collect()
+}
+
+/// Gives every account whose comparison key is missing (rows from before it existed) its
+/// [`name_key`], computed here rather than by the database so both backends agree. An
+/// account whose key would clash with another's (two names that differ only in the case of
+/// a non-ASCII letter, which older SQLite databases allowed) keeps no key and is logged.
+#[instrument(skip_all)]
+pub async fn fill_name_keys(pool: &AnyPool) -> Result<(), StoreError> {
+    let rows = sqlx::query("select id, name from service_accounts where name_key is null")
+        .fetch_all(pool)
+        .await?;
+    for r in &rows {
+        let id: String = r.try_get("id")?;
+        let name: String = r.try_get("name")?;
+        let done = sqlx::query("update service_accounts set name_key = $2 where id = $1")
+            .bind(&id)
+            .bind(name_key(&name))
+            .execute(pool)
+            .await;
+        match done.map_err(StoreError::from) {
+            Ok(_) => {}
+            Err(StoreError::Conflict) => {
+                tracing::warn!(
+                    account = %id,
+                    "two service accounts have names that differ only in case; rename one"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Moves an account's token generation on, killing every token it holds (and ending any

@@ -275,3 +275,31 @@ pub async fn set_roles(tx: &mut Tx, id: &str, role_ids: &[String]) -> Result<(),
     }
     Ok(())
 }
+
+/// Ids of the roles a user holds.
+#[instrument(skip_all)]
+pub async fn role_ids(pool: &AnyPool, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("select role_id from user_roles where user_id = $1")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("role_id")?)).collect()
+}
+
+const USER_MANAGERS: &str = "select distinct u.id as id from console_users u \
+     join user_roles ur on ur.user_id = u.id \
+     join role_permissions rp on rp.role_id = ur.role_id \
+     where u.enabled = 1 and rp.permission = 'users:write' order by u.id";
+
+/// How many enabled users hold `users:write`, seen from inside a transaction.
+#[instrument(skip_all)]
+pub async fn count_user_managers(tx: &mut Tx) -> Result<i64, StoreError> {
+    Ok(sqlx::query(USER_MANAGERS).fetch_all(&mut **tx).await?.len() as i64)
+}
+
+/// Ids of the enabled users who hold `users:write`.
+#[instrument(skip_all)]
+pub async fn user_managers(pool: &AnyPool) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(USER_MANAGERS).fetch_all(pool).await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}

@@ -38,7 +38,9 @@ async fn openapi(State(app): State<AppState>) -> axum::Json<serde_json::Value> {
 /// An API error: a status and `{"error","message"}`; internal details are logged only.
 #[derive(Debug)]
 pub enum ApiError {
-    /// Missing, malformed, expired or revoked bearer token (RFC 6750 §3.1).
+    /// No bearer token at all: the challenge carries no error code (RFC 6750 §3.1).
+    MissingToken,
+    /// Malformed, expired or revoked bearer token (RFC 6750 §3.1).
     InvalidToken,
     /// The token lacks a permission.
     Forbidden(String),
@@ -86,8 +88,9 @@ impl From<OAuthError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let missing = matches!(self, Self::MissingToken);
         let (status, code, message, field) = match self {
-            Self::InvalidToken => (
+            Self::MissingToken | Self::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "a valid bearer access token is required".to_owned(),
@@ -119,9 +122,14 @@ impl IntoResponse for ApiError {
         }
         let mut res = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
+            let challenge = if missing {
+                r#"Bearer realm="keygate""#
+            } else {
+                r#"Bearer realm="keygate", error="invalid_token""#
+            };
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="keygate", error="invalid_token""#),
+                HeaderValue::from_static(challenge),
             );
         }
         res
@@ -185,7 +193,11 @@ impl FromRequestParts<AppState> for Bearer {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(ApiError::InvalidToken);
+            return Err(if parts.headers.contains_key(header::AUTHORIZATION) {
+                ApiError::InvalidToken
+            } else {
+                ApiError::MissingToken
+            });
         };
         let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
         let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidToken)?;

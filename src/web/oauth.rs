@@ -31,16 +31,33 @@ pub fn router() -> Router<AppState> {
 /// An RFC 6749 §5.2 error response.
 pub struct OAuthErrorResponse {
     error: OAuthError,
-    /// Whether the client tried HTTP Basic, so a 401 carries `WWW-Authenticate: Basic`.
-    basic_tried: bool,
+    /// Which `WWW-Authenticate` challenge a 401 carries, if any.
+    challenge: Challenge,
     status_override: Option<StatusCode>,
+}
+
+/// The `WWW-Authenticate` header of a 401 at `/oauth/*`. RFC 6749 §5.2 asks for the Basic
+/// challenge when the client tried HTTP Basic; it also tells a client that sent no
+/// authentication at all how to. A client that authenticated in the body gets none: clients
+/// such as openid-client treat a challenge as an HTTP-authentication failure and would not
+/// read the JSON body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    /// No header.
+    None,
+    /// No client authentication came at all.
+    Basic,
+    /// The client tried HTTP Basic.
+    BasicTried,
+    /// A bearer token was refused (RFC 6750 §3).
+    Bearer,
 }
 
 impl From<OAuthError> for OAuthErrorResponse {
     fn from(error: OAuthError) -> Self {
         Self {
             error,
-            basic_tried: false,
+            challenge: Challenge::None,
             status_override: None,
         }
     }
@@ -59,6 +76,11 @@ impl IntoResponse for OAuthErrorResponse {
             OAuthError::InvalidClient => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
+                self.error.to_string(),
+            ),
+            OAuthError::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
                 self.error.to_string(),
             ),
             OAuthError::UnsupportedGrantType => (
@@ -93,16 +115,16 @@ impl IntoResponse for OAuthErrorResponse {
         let status = self.status_override.unwrap_or(status);
         let body = serde_json::json!({ "error": code, "error_description": description });
         let mut res = (status, no_store(), axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic_tried {
-                r#"Basic realm="keygate", charset="UTF-8""#
-            } else {
-                r#"Basic realm="keygate""#
-            };
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+        let challenge = match self.challenge {
+            _ if status != StatusCode::UNAUTHORIZED => None,
+            Challenge::None => None,
+            Challenge::Basic => Some(r#"Basic realm="keygate""#),
+            Challenge::BasicTried => Some(r#"Basic realm="keygate", charset="UTF-8""#),
+            Challenge::Bearer => Some(r#"Bearer realm="keygate", error="invalid_token""#),
+        };
+        if let Some(c) = challenge {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         res
     }
@@ -234,7 +256,7 @@ fn client_credentials(
     }
     if let Some(value) = auth {
         let basic_err = || OAuthErrorResponse {
-            basic_tried: true,
+            challenge: Challenge::BasicTried,
             ..invalid_request("malformed HTTP Basic authorization header")
         };
         let value = value.to_str().map_err(|_| basic_err())?;
@@ -259,7 +281,7 @@ fn client_credentials(
         let (id, secret) = (unescape(id), unescape(secret));
         if params.get("client_secret").is_some() {
             return Err(OAuthErrorResponse {
-                basic_tried: true,
+                challenge: Challenge::BasicTried,
                 ..invalid_request(
                     "use one client authentication method, not HTTP Basic and client_secret",
                 )
@@ -267,7 +289,7 @@ fn client_credentials(
         }
         if params.get("client_id").is_some_and(|b| b != id) {
             return Err(OAuthErrorResponse {
-                basic_tried: true,
+                challenge: Challenge::BasicTried,
                 ..invalid_request("client_id in the body differs from the HTTP Basic one")
             });
         }
@@ -293,13 +315,20 @@ async fn authenticate(
     creds: Option<ClientCredentials>,
 ) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
     let Some(creds) = creds else {
-        return Err(OAuthError::InvalidClient.into());
+        return Err(OAuthErrorResponse {
+            challenge: Challenge::Basic,
+            ..OAuthError::InvalidClient.into()
+        });
     };
     match app.oauth.authenticate(&creds.id, &creds.secret).await {
         Ok(rec) => Ok((rec, creds.id)),
         Err(error) => Err(OAuthErrorResponse {
             error,
-            basic_tried: creds.basic,
+            challenge: if creds.basic {
+                Challenge::BasicTried
+            } else {
+                Challenge::None
+            },
             status_override: None,
         }),
     }
@@ -362,12 +391,13 @@ async fn revoke_token(
 }
 
 /// `POST /oauth/introspect` (RFC 7662): for callers holding `tokens:introspect`, who
-/// authenticate with client credentials or a bearer token.
+/// authenticate with client credentials or a bearer token. Every answer, errors included,
+/// is RFC 6749-shaped JSON with `Cache-Control: no-store`.
 async fn introspect_token(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
+) -> Result<Response, OAuthErrorResponse> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -377,32 +407,28 @@ async fn introspect_token(
                 .eq_ignore_ascii_case("bearer")
                 .then(|| rest.trim().to_owned())
         });
-    let (params, _) = read_params(&headers, body, false)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let (params, _) = read_params(&headers, body, false).await?;
     let permitted = if let Some(bearer) = bearer {
         let caller = app
             .oauth
             .verify(&bearer)
             .await
-            .map_err(|_| super::api::ApiError::InvalidToken.into_response())?;
+            .map_err(|_| OAuthErrorResponse {
+                challenge: Challenge::Bearer,
+                ..OAuthError::InvalidToken.into()
+            })?;
         caller.permissions.contains(TOKENS_INTROSPECT)
     } else {
-        let creds = client_credentials(&headers, &params).map_err(IntoResponse::into_response)?;
-        let (rec, _) = authenticate(&app, creds)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let creds = client_credentials(&headers, &params)?;
+        let (rec, _) = authenticate(&app, creds).await?;
         rec.permissions.iter().any(|p| p == TOKENS_INTROSPECT)
     };
     if !permitted {
-        return Err(
-            OAuthErrorResponse::from(OAuthError::InsufficientScope(TOKENS_INTROSPECT))
-                .into_response(),
-        );
+        return Err(OAuthError::InsufficientScope(TOKENS_INTROSPECT).into());
     }
     let token = params
         .get("token")
-        .ok_or_else(|| invalid_request("the token parameter is missing").into_response())?;
+        .ok_or_else(|| invalid_request("the token parameter is missing"))?;
     let answer = app.oauth.introspect(token).await;
     Ok((no_store(), axum::Json(answer)).into_response())
 }

@@ -869,14 +869,24 @@ async fn nobody_gives_a_permission_they_do_not_hold() {
     .await;
     res.assert_error(StatusCode::FORBIDDEN, "forbidden");
     assert_eq!(new_scope(&app, &target).await, "reports:read");
-    // …unless it holds that permission itself.
+    // …unless it holds that permission itself, and every permission the account already
+    // holds (the takeover rule: target holds Reports).
     let m2 = caller(
         &app,
         "billing-manager",
         &["Service Account Manager", "Invoices"],
     )
     .await;
-    let res = patch(&app, &m2.token, &target.id, json!({"roles": ["Invoices"]})).await;
+    patch(&app, &m2.token, &target.id, json!({"roles": ["Invoices"]}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    let m3 = caller(
+        &app,
+        "reports-manager",
+        &["Service Account Manager", "Invoices", "Reports"],
+    )
+    .await;
+    let res = patch(&app, &m3.token, &target.id, json!({"roles": ["Invoices"]})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     assert_eq!(new_scope(&app, &target).await, "invoices:read reports:read");
 }

@@ -766,7 +766,14 @@ async fn no_token_or_a_bad_one_is_401_with_a_bearer_challenge() {
             Some(m.creds.client_secret.as_str()),
         ] {
             let res = call(&app, method.clone(), path, token, body.clone()).await;
-            res.assert_invalid_token();
+            if token.is_some() {
+                res.assert_invalid_token();
+            } else {
+                // No token at all: a challenge without an error code (RFC 6750 §3.1).
+                assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+                let challenge = res.header(header::WWW_AUTHENTICATE).unwrap();
+                assert_eq!(challenge, r#"Bearer realm="keygate""#);
+            }
             assert_eq!(res.error(), "invalid_token");
         }
     }

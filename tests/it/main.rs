@@ -22,6 +22,7 @@ mod metadata;
 mod openapi;
 mod revoke;
 mod search;
+mod security;
 mod token;
 mod token_errors;
 mod whoami;

@@ -1,6 +1,6 @@
 //! `GET /api/v1/whoami` and `DELETE /api/v1/session`: bearer-token checks of the REST API.
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use serde_json::json;
 
 use crate::helpers::{TestApp, unix_secs};
@@ -30,12 +30,16 @@ async fn whoami_describes_the_account_behind_the_token() {
 }
 
 #[tokio::test]
-async fn whoami_without_an_authorization_header_is_invalid_token() {
+async fn whoami_without_an_authorization_header_is_a_bare_bearer_challenge() {
     let app = TestApp::spawn().await;
-    app.get("/api/v1/whoami")
-        .send()
-        .await
-        .assert_invalid_token();
+    let res = app.get("/api/v1/whoami").send().await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    // RFC 6750 §3.1: no error code when the request carried no token at all.
+    assert_eq!(
+        res.header(header::WWW_AUTHENTICATE),
+        Some(r#"Bearer realm="keygate""#)
+    );
+    assert_eq!(res.error(), "invalid_token");
 }
 
 #[tokio::test]

@@ -256,12 +256,15 @@ pub fn credentials_csv(c: &IssuedCredentials) -> Result<String, ConsoleError> {
     let internal = |e: csv::Error| ConsoleError::Internal(e.to_string());
     w.write_record(["name", "client_id", "client_secret", "access_token_uri"])
         .map_err(internal)?;
-    w.write_record([
-        c.name.as_str(),
-        c.client_id.as_str(),
-        c.client_secret.expose(),
-        c.access_token_uri.as_str(),
-    ])
+    w.write_record(
+        [
+            c.name.as_str(),
+            c.client_id.as_str(),
+            c.client_secret.expose(),
+            c.access_token_uri.as_str(),
+        ]
+        .map(|cell| crate::domain::csv_cell(cell).into_owned()),
+    )
     .map_err(internal)?;
     let bytes = w
         .into_inner()

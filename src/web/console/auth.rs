@@ -37,12 +37,36 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after sign-in (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/settings/service-accounts".to_owned(),
+/// Where a sign-in goes when `next` is missing or not one of the console's own pages.
+const DEFAULT_NEXT: &str = "/settings/service-accounts";
+
+/// The page to go to after sign-in: only a path of the console's own pages (`/` or under
+/// `/settings`), parsed as a URI with no scheme or authority, with no control character,
+/// backslash, `//` or encoded slash that a browser could read as another host. Anything
+/// else falls back to the account list (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    let Some(n) = next else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    let suspicious = n.is_empty()
+        || n.len() > 2000
+        || n.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        || n.contains("//")
+        || n.to_ascii_lowercase().contains("%2f")
+        || n.to_ascii_lowercase().contains("%5c");
+    if suspicious {
+        return DEFAULT_NEXT.to_owned();
     }
+    let Ok(uri) = n.parse::<axum::http::Uri>() else {
+        return DEFAULT_NEXT.to_owned();
+    };
+    let path = uri.path();
+    let own_page = path == "/" || path == "/settings" || path.starts_with("/settings/");
+    if uri.scheme().is_some() || uri.authority().is_some() || !own_page {
+        return DEFAULT_NEXT.to_owned();
+    }
+    n.to_owned()
 }
 
 fn cookie(
@@ -123,11 +147,21 @@ pub async fn sign_in(
         }
         Err(SignInError::Store(e)) => Err(e.into()),
         Err(e) => {
-            let status = match e {
-                SignInError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::UNAUTHORIZED,
+            let (status, retry_after) = match &e {
+                SignInError::Throttled { retry_after_secs } => {
+                    (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after_secs))
+                }
+                SignInError::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some(5)),
+                _ => (StatusCode::UNAUTHORIZED, None),
             };
-            render_login(&app, jar, status, Some(e.to_string()), next, username).await
+            let mut res =
+                render_login(&app, jar, status, Some(e.to_string()), next, username).await?;
+            if let Some(secs) = retry_after
+                && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+            {
+                res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+            Ok(res)
         }
     }
 }

@@ -47,7 +47,7 @@ async fn users_page(
 ) -> Result<UsersPage, ConsoleError> {
     let actor = console.session.actor(&console.source);
     let users = app.admin.list_users(&actor).await?;
-    let roles = app.admin.list_roles(&actor).await?;
+    let roles = app.admin.console_user_roles(&actor).await?;
     let checked = form.map(|f| f.all("role")).unwrap_or_default();
     Ok(UsersPage {
         chrome: console.chrome(),
@@ -159,6 +159,8 @@ pub struct UserRolesPage {
     username: String,
     roles: Vec<RoleChoice>,
     error: Option<String>,
+    /// Said before saving when this user is the last who can manage users.
+    warning: Option<String>,
 }
 
 async fn user_roles_page(
@@ -177,15 +179,36 @@ async fn user_roles_page(
         .into_iter()
         .find(|(u, _)| u.id == id)
         .ok_or_else(|| ConsoleError::NotFound("That console user does not exist.".into()))?;
-    let checked = checked.unwrap_or_else(|| roles.iter().map(|r| r.id.clone()).collect());
+    let held: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
+    let checked = checked.unwrap_or_else(|| held.clone());
+    // Roles with keygate permissions, and any other role the user already holds.
+    let mut offered = app.admin.console_user_roles(&actor).await?;
+    for r in app.admin.list_roles_for_users(&actor).await? {
+        if held.contains(&r.id) && !offered.iter().any(|o| o.id == r.id) {
+            offered.push(r);
+        }
+    }
+    let warning = app
+        .admin
+        .is_last_user_manager(&actor, &user.id)
+        .await?
+        .then(|| {
+            format!(
+                "{} is the only enabled console user who can manage users (users:write). \
+                 keygate refuses a change that takes that permission away, so that nobody is \
+                 locked out: give it to another user first.",
+                user.username
+            )
+        });
     Ok(UserRolesPage {
         chrome: console.chrome(),
         section: "users",
         csrf: console.session.csrf_token.clone(),
         id: user.id,
         username: user.username,
-        roles: RoleChoice::all(app.admin.list_roles(&actor).await?, &checked),
+        roles: RoleChoice::all(offered, &checked),
         error,
+        warning,
     })
 }
 
