@@ -129,6 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 client_id,
                 secret_hash: &secret_hash,
                 token_lifetime_secs: 3600,
+                auth_method: "client_secret_basic",
                 role_ids: &role_ids,
                 now,
             })

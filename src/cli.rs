@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::admin::AdminError;
 use crate::admin::accounts::{CreateAccount, IssuedCredentials};
+use crate::admin::keys::KeySource;
 use crate::app::App;
 use crate::config::Config;
 use crate::domain::audit::Actor;
@@ -56,10 +57,19 @@ enum AccountCommand {
         /// Access-token lifetime in seconds (60 to 86400).
         #[arg(long)]
         token_lifetime: Option<i64>,
-        /// Output format.
+        /// How the account authenticates: a client secret (default), or assertions signed
+        /// with its key (RFC 7523 private_key_jwt; give --public-key or --generate-key).
+        #[arg(long, value_enum, default_value_t = Auth::ClientSecret)]
+        auth: Auth,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Output format (json: the REST API's 201 object, key file included).
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Manage the public keys of a private-key-jwt account.
+    #[command(subcommand)]
+    Keys(KeyCommand),
     /// List service accounts.
     List {
         /// Output format.
@@ -91,6 +101,86 @@ enum AccountCommand {
     Delete {
         /// Account id, client ID or name (tried in that order).
         account: String,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Auth {
+    /// A client secret (HTTP Basic, form fields or JSON body).
+    ClientSecret,
+    /// Assertions signed with one of the account's keys.
+    PrivateKeyJwt,
+}
+
+/// Where a new key comes from.
+#[derive(clap::Args, Debug)]
+struct KeyArgs {
+    /// A PEM public key (SubjectPublicKeyInfo) file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["jwks", "generate_key"])]
+    public_key: Option<std::path::PathBuf>,
+    /// A JWK Set file.
+    #[arg(long, value_name = "FILE", conflicts_with = "generate_key")]
+    jwks: Option<std::path::PathBuf>,
+    /// Make a P-256 key pair and print its key file (the private key) once.
+    #[arg(long)]
+    generate_key: bool,
+    /// When the key stops working (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    key_expires_at: Option<String>,
+}
+
+impl KeyArgs {
+    /// The key source and expiry, read from the files named.
+    fn source(&self) -> Result<(KeySource, Option<i64>), String> {
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        let source = match (&self.public_key, &self.jwks, self.generate_key) {
+            (Some(p), _, _) => KeySource::PublicKey(read(p)?),
+            (None, Some(j), _) => KeySource::Jwks(
+                serde_json::from_str(&read(j)?)
+                    .map_err(|e| format!("{} is not JSON: {e}", j.display()))?,
+            ),
+            (None, None, true) => KeySource::Generate,
+            (None, None, false) => {
+                return Err("give --public-key FILE, --jwks FILE or --generate-key".into());
+            }
+        };
+        let expires = self
+            .key_expires_at
+            .as_deref()
+            .map(|t| {
+                crate::domain::parse_rfc3339(t)
+                    .ok_or_else(|| format!("--key-expires-at {t:?} is not an RFC 3339 time"))
+            })
+            .transpose()?;
+        Ok((source, expires))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// List an account's keys.
+    List {
+        /// Account id, client ID or name.
+        account: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Add a key (live at once; the old ones stay until deleted).
+    Add {
+        /// Account id, client ID or name.
+        account: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Delete a key (not the account's last one).
+    Delete {
+        /// Account id, client ID or name.
+        account: String,
+        /// The key's kid.
+        kid: String,
     },
 }
 
@@ -176,8 +266,17 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             description,
             roles,
             token_lifetime,
+            auth,
+            key,
             output,
         }) => {
+            let (keys, keys_expire_at) = match auth {
+                Auth::ClientSecret => (None, None),
+                Auth::PrivateKeyJwt => {
+                    let (s, e) = key.source()?;
+                    (Some(s), e)
+                }
+            };
             let role_ids = app
                 .admin
                 .role_ids_by_names(&roles)
@@ -192,11 +291,16 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                         description,
                         role_ids,
                         token_lifetime_secs: token_lifetime,
+                        keys,
+                        keys_expire_at,
                     },
                 )
                 .await
                 .map_err(admin_message)?;
             print_credentials(&creds, output, "Created service account")
+        }
+        Command::ServiceAccounts(AccountCommand::Keys(command)) => {
+            keys_command(&app, &actor, command).await
         }
         Command::ServiceAccounts(AccountCommand::List { output }) => {
             let mut all = Vec::new();
@@ -427,19 +531,97 @@ async fn grant_role(
 /// Prints credentials once: one JSON object, or labelled lines.
 fn print_credentials(creds: &IssuedCredentials, output: Output, what: &str) -> Result<(), String> {
     match output {
-        Output::Json => println!(
+        // A secret account prints the same five fields as always; a key account the REST
+        // API's 201 object (its keys and key file have no place among those five).
+        Output::Json if creds.client_secret.is_some() => println!(
             "{}",
-            serde_json::to_string(creds).map_err(|e| e.to_string())?
+            serde_json::json!({
+                "id": creds.id,
+                "name": creds.name,
+                "client_id": creds.client_id,
+                "client_secret": creds.secret(),
+                "access_token_uri": creds.access_token_uri,
+            })
         ),
+        Output::Json => println!("{}", creds.response_json()),
         Output::Text => {
             println!("{what} {} ({})", creds.name, creds.id);
             println!("client_id:        {}", creds.client_id);
-            println!("client_secret:    {}", creds.client_secret.expose());
+            if creds.client_secret.is_some() {
+                println!("client_secret:    {}", creds.secret());
+            }
+            for k in &creds.keys {
+                println!("key:              {} ({})", k.kid, k.algs);
+            }
             println!("access_token_uri: {}", creds.access_token_uri);
-            println!("The client secret is shown only now; store it safely.");
+            if let Some(file) = &creds.key_file {
+                println!("key file (the private key, shown only now; save it as JSON):");
+                println!("{}", file.to_json());
+            } else if creds.client_secret.is_some() {
+                println!("The client secret is shown only now; store it safely.");
+            }
         }
     }
     Ok(())
+}
+
+/// `keygate service-accounts keys …`.
+async fn keys_command(
+    app: &crate::app::AppState,
+    actor: &Actor,
+    command: KeyCommand,
+) -> Result<(), String> {
+    match command {
+        KeyCommand::List { account, output } => {
+            let id = find_account(app, actor, &account).await?;
+            let keys = app
+                .admin
+                .list_keys(actor, &id)
+                .await
+                .map_err(admin_message)?;
+            if output == Output::Json {
+                let items: Vec<_> = keys.iter().map(crate::admin::keys::key_json).collect();
+                println!("{}", serde_json::json!({ "items": items }));
+            } else {
+                for k in &keys {
+                    println!(
+                        "{}  {}  created {}  expires {}  last used {}",
+                        k.kid,
+                        k.algs,
+                        format_ms(k.created_at),
+                        k.expires_at.map_or_else(|| "never".into(), format_ms),
+                        k.last_used_at.map_or_else(|| "never".into(), format_ms),
+                    );
+                }
+            }
+            Ok(())
+        }
+        KeyCommand::Add { account, key } => {
+            let id = find_account(app, actor, &account).await?;
+            let (source, expires) = key.source()?;
+            let added = app
+                .admin
+                .add_keys(actor, &id, source, expires)
+                .await
+                .map_err(admin_message)?;
+            for k in &added.keys {
+                println!("Added key {} ({}).", k.kid, k.algs);
+            }
+            if let Some(file) = &added.key_file {
+                println!("{}", file.to_json());
+            }
+            Ok(())
+        }
+        KeyCommand::Delete { account, kid } => {
+            let id = find_account(app, actor, &account).await?;
+            app.admin
+                .delete_key(actor, &id, &kid)
+                .await
+                .map_err(admin_message)?;
+            println!("Deleted key {kid}.");
+            Ok(())
+        }
+    }
 }
 
 /// The id of the account with id, name or client ID `wanted`.

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod client_key;
 pub mod permission;
 pub mod secret;
 
@@ -38,6 +39,29 @@ pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Epoch milliseconds of an RFC 3339 time (`2026-12-01T10:00:00Z`, fractions and numeric
+/// offsets such as `+02:00` allowed); `None` if it is not one.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (base, offset_secs) = if s.ends_with(['Z', 'z']) {
+        (s[..s.len() - 1].to_owned(), 0)
+    } else {
+        let cut = s.len().checked_sub(6)?;
+        let (base, off) = s.split_at(cut);
+        let sign = match off.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let (h, m) = off[1..].split_once(':')?;
+        let secs = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
+        (base.to_owned(), sign * secs)
+    };
+    let t = humantime::parse_rfc3339(&format!("{base}Z")).ok()?;
+    let ms = i64::try_from(t.duration_since(UNIX_EPOCH).ok()?.as_millis()).ok()?;
+    Some(ms - offset_secs * 1000)
+}
+
 /// Milliseconds since the Unix epoch: the one time unit stored in the database.
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -55,6 +79,15 @@ pub fn format_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc_3339_times_with_z_or_an_offset_parse_to_the_same_instant() {
+        let z = parse_rfc3339("2026-12-01T10:00:00Z").unwrap();
+        assert_eq!(parse_rfc3339("2026-12-01T12:00:00+02:00"), Some(z));
+        assert_eq!(parse_rfc3339("2026-12-01T09:30:00-00:30"), Some(z));
+        assert_eq!(parse_rfc3339("2026-12-01T10:00:00.500Z"), Some(z + 500));
+        assert!(parse_rfc3339("tomorrow").is_none());
+    }
 
     #[test]
     fn a_csv_cell_that_could_be_a_formula_is_quoted_as_text() {

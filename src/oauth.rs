@@ -1,6 +1,7 @@
 //! OAuth 2.0 protocol logic, free of HTTP: client authentication, minting and verifying
 //! access tokens, revocation (RFC 7009), introspection (RFC 7662), keys and JWKS.
 
+pub mod assertion;
 pub mod cache;
 pub mod es256;
 pub mod keys;
@@ -198,6 +199,11 @@ impl OAuth {
             let _ = self.hasher.verify(secret, "");
             return Err(OAuthError::InvalidClient);
         };
+        if rec.auth_method == crate::domain::client_key::PRIVATE_KEY_JWT {
+            // A key account has no secret; spend the work all the same.
+            let _ = self.hasher.verify(secret, "");
+            return Err(OAuthError::InvalidClient);
+        }
         let ok = if rec.client_id == client_id {
             self.hasher.verify(secret, &rec.secret_hash)
         } else {
@@ -493,6 +499,11 @@ impl OAuth {
                 }
                 if let Err(e) = crate::store::sessions::prune(self.store.pool(), now).await {
                     tracing::warn!(error = %e, "cannot prune expired sessions");
+                }
+                if let Err(e) =
+                    crate::store::client_keys::prune_assertions(self.store.pool(), now).await
+                {
+                    tracing::warn!(error = %e, "cannot prune used client assertions");
                 }
                 // Console sign-ins that expired or idled out, even if never used again.
                 if let Err(e) = crate::store::users::purge_sessions(

@@ -1,7 +1,6 @@
 //! Service-account operations.
 
-use serde::Serialize;
-
+use super::keys::{self, KeyFile, KeySource};
 use super::{Admin, AdminError};
 use crate::domain::account::{AccountName, Description, TokenLifetime, name_key};
 use crate::domain::audit::{Actor, AuditEvent};
@@ -24,10 +23,14 @@ pub struct CreateAccount {
     pub role_ids: Vec<String>,
     /// Token lifetime in seconds (default one hour).
     pub token_lifetime_secs: Option<i64>,
+    /// How it authenticates: `None` for a client secret, or the keys of `private_key_jwt`.
+    pub keys: Option<KeySource>,
+    /// When the keys stop being accepted (epoch ms), if ever.
+    pub keys_expire_at: Option<i64>,
 }
 
 /// Credentials shown once, in the field names of the downloads and the REST API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct IssuedCredentials {
     /// Account id.
     pub id: String,
@@ -35,19 +38,80 @@ pub struct IssuedCredentials {
     pub name: String,
     /// Client ID.
     pub client_id: String,
-    /// Client secret in plain text: shown this once.
-    #[serde(serialize_with = "expose_secret")]
-    pub client_secret: ClientSecret,
+    /// Client secret in plain text: shown this once (`None` for a `private_key_jwt` account).
+    pub client_secret: Option<ClientSecret>,
     /// The token endpoint.
     pub access_token_uri: String,
+    /// `client_secret_basic` or `private_key_jwt`.
+    pub token_endpoint_auth_method: &'static str,
+    /// The account's keys, for `private_key_jwt`.
+    pub keys: Vec<crate::store::client_keys::ClientKeyRow>,
+    /// The key file of a key keygate generated: shown this once.
+    pub key_file: Option<KeyFile>,
     /// The account as it is after the operation, read by the operation itself (so the
     /// caller needs no read permission to learn what it created).
-    #[serde(skip)]
     pub account: AccountSummary,
 }
 
-fn expose_secret<S: serde::Serializer>(s: &ClientSecret, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.expose())
+/// An account as the API shows it.
+pub fn account_json(s: &AccountSummary) -> serde_json::Value {
+    let a = &s.account;
+    serde_json::json!({
+        "id": a.id,
+        "name": a.name,
+        "description": a.description,
+        "enabled": a.enabled,
+        "client_id": a.client_id,
+        "roles": s.roles.iter().map(|r| serde_json::json!({"id": r.id, "name": r.name})).collect::<Vec<_>>(),
+        "token_lifetime_secs": a.token_lifetime_secs,
+        "created_at": crate::domain::format_ms(a.created_at),
+        "updated_at": crate::domain::format_ms(a.updated_at),
+        "last_used_at": a.last_used_at.map(crate::domain::format_ms),
+        "previous_client_id": a.old_client_id,
+        "previous_credentials_expire_at": a.old_expires_at.map(crate::domain::format_ms),
+        "token_endpoint_auth_method": a.auth_method,
+    })
+}
+
+impl IssuedCredentials {
+    /// What the REST API answers on create and regenerate, and the CLI prints as JSON: the
+    /// account ([`account_json`]) with its credentials ([`to_json`](Self::to_json)).
+    pub fn response_json(&self) -> serde_json::Value {
+        let mut body = account_json(&self.account);
+        if let (Some(b), serde_json::Value::Object(creds)) = (body.as_object_mut(), self.to_json())
+        {
+            b.extend(creds);
+        }
+        body
+    }
+
+    /// The client secret in plain text ("" for a `private_key_jwt` account).
+    pub fn secret(&self) -> &str {
+        self.client_secret.as_ref().map_or("", ClientSecret::expose)
+    }
+
+    /// The credentials as RFC 7591 names them, shown once: `id, name, client_id,
+    /// client_id_issued_at, token_endpoint_auth_method, access_token_uri`, and
+    /// `client_secret`, or `keys` (and the `key_file` of a generated key).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "client_id": self.client_id,
+            "client_id_issued_at": self.account.account.updated_at / 1000,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "access_token_uri": self.access_token_uri,
+        });
+        if let Some(s) = &self.client_secret {
+            v["client_secret"] = s.expose().into();
+        } else {
+            v["keys"] = self.keys.iter().map(super::keys::key_json).collect();
+        }
+        if let Some(f) = &self.key_file {
+            v["key_file"] = f.to_json();
+        }
+        v
+    }
 }
 
 impl Admin {
@@ -68,10 +132,26 @@ impl Admin {
         role_ids.sort();
         role_ids.dedup();
         let roles = self.assignable_roles(actor, &role_ids).await?;
+        let new_keys = match &input.keys {
+            Some(source) => {
+                keys::check_expiry(input.keys_expire_at)?;
+                Some(keys::parse_keys(source)?)
+            }
+            None => None,
+        };
         let id = uuid::Uuid::new_v4().to_string();
         let client_id = ClientId::generate();
-        let secret = ClientSecret::generate();
+        let secret = new_keys.is_none().then(ClientSecret::generate);
+        let method = if new_keys.is_some() {
+            keys::PRIVATE_KEY_JWT
+        } else {
+            keys::CLIENT_SECRET
+        };
         let now = now_ms();
+        let key_rows = new_keys
+            .as_ref()
+            .map(|n| keys::rows_of(&id, &n.keys, input.keys_expire_at, now))
+            .unwrap_or_default();
         let mut tx = self.store.begin().await?;
         let inserted = accounts::insert(
             &mut tx,
@@ -80,8 +160,13 @@ impl Admin {
                 name: name.as_ref(),
                 description: description.as_ref(),
                 client_id: client_id.as_str(),
-                secret_hash: &self.hasher.hash(secret.expose()),
+                // A key account has no secret: an empty hash never verifies.
+                secret_hash: &secret
+                    .as_ref()
+                    .map(|s| self.hasher.hash(s.expose()))
+                    .unwrap_or_default(),
                 token_lifetime_secs: lifetime.secs(),
+                auth_method: method,
                 role_ids: &role_ids,
                 now,
             },
@@ -99,6 +184,9 @@ impl Admin {
             }
             other => other?,
         }
+        for row in &key_rows {
+            crate::store::client_keys::insert(&mut tx, row).await?;
+        }
         let event = AuditEvent {
             action: "service_account.created",
             target_kind: "service_account",
@@ -108,18 +196,29 @@ impl Admin {
                 "client_id": client_id.as_str(),
                 "roles": roles.iter().map(|r| &r.name).collect::<Vec<_>>(),
                 "token_lifetime_secs": lifetime.secs(),
+                "token_endpoint_auth_method": method,
+                "kids": key_rows.iter().map(|k| &k.kid).collect::<Vec<_>>(),
             })
             .to_string(),
         };
         audit::append(&mut tx, actor, &event, now).await?;
         tx.commit().await?;
         let account = self.load_account(&id).await?;
+        let key_file = new_keys.and_then(|n| n.private_pem).map(|pem| KeyFile {
+            client_id: client_id.as_str().to_owned(),
+            key_id: key_rows.first().map(|k| k.kid.clone()).unwrap_or_default(),
+            private_key: pem,
+            token_uri: self.token_url.clone(),
+        });
         Ok(IssuedCredentials {
             id,
             name: name.as_ref().to_owned(),
             client_id: client_id.as_str().to_owned(),
             client_secret: secret,
             access_token_uri: self.token_url.clone(),
+            token_endpoint_auth_method: method,
+            keys: key_rows,
+            key_file,
             account,
         })
     }
@@ -163,6 +262,17 @@ impl Admin {
         accounts::by_id(self.store.pool(), id)
             .await?
             .ok_or(AdminError::NotFound("service account"))
+    }
+
+    /// The id of the account whose id or current client ID is `wanted` (the REST API
+    /// accepts either where an account is deleted).
+    pub async fn account_id_or_client_id(&self, wanted: &str) -> Result<String, AdminError> {
+        if ClientId::is_well_formed(wanted)
+            && let Some(id) = accounts::id_by_client_id(self.store.pool(), wanted).await?
+        {
+            return Ok(id);
+        }
+        Ok(wanted.to_owned())
     }
 
     /// Refuses to act on an account that holds a role the actor could not give it: nobody
@@ -277,6 +387,14 @@ impl Admin {
         }
         let before = self.load_account(id).await?;
         self.ensure_may_manage_account(actor, &before).await?;
+        if before.account.auth_method == keys::PRIVATE_KEY_JWT {
+            return Err(AdminError::Conflict {
+                field: "token_endpoint_auth_method",
+                message: "This account authenticates with keys and has no secret to \
+                          regenerate: add a new key and delete the old one."
+                    .into(),
+            });
+        }
         let client_id = ClientId::generate();
         let secret = ClientSecret::generate();
         let now = now_ms();
@@ -314,8 +432,11 @@ impl Admin {
             id: id.to_owned(),
             name: before.account.name,
             client_id: client_id.as_str().to_owned(),
-            client_secret: secret,
+            client_secret: Some(secret),
             access_token_uri: self.token_url.clone(),
+            token_endpoint_auth_method: keys::CLIENT_SECRET,
+            keys: Vec::new(),
+            key_file: None,
             account,
         })
     }

@@ -6,10 +6,11 @@ use std::sync::Mutex;
 
 use crate::store::{Store, StoreError, accounts};
 
-/// Pending last-used times by account id.
+/// Pending last-used times by account id, and of client keys by (account id, kid).
 #[derive(Default)]
 pub struct UsageRecorder {
     pending: Mutex<HashMap<String, i64>>,
+    keys: Mutex<HashMap<(String, String), i64>>,
 }
 
 impl UsageRecorder {
@@ -27,8 +28,30 @@ impl UsageRecorder {
         }
     }
 
+    /// Notes that key `kid` of account `id` signed an accepted assertion at `at`.
+    pub fn record_key(&self, id: &str, kid: &str, at: i64) {
+        let mut k = self
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = k.entry((id.to_owned(), kid.to_owned())).or_insert(at);
+        *t = (*t).max(at);
+    }
+
     /// Writes everything pending in one transaction.
     pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        let keys: Vec<(String, String, i64)> = {
+            let mut k = self
+                .keys
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            k.drain().map(|((a, kid), t)| (a, kid, t)).collect()
+        };
+        if !keys.is_empty() {
+            let mut tx = store.begin().await?;
+            crate::store::client_keys::record_last_used(&mut tx, &keys).await?;
+            tx.commit().await?;
+        }
         let batch: Vec<(String, i64)> = {
             let mut p = self
                 .pending

@@ -34,6 +34,8 @@ pub struct AccountRow {
     pub updated_at: i64,
     /// Last token issued (epoch ms), written in batches.
     pub last_used_at: Option<i64>,
+    /// How it authenticates: `client_secret_basic` or `private_key_jwt`.
+    pub auth_method: String,
 }
 
 /// A role as listed beside an account.
@@ -57,6 +59,10 @@ pub struct AccountSummary {
 /// What the token endpoint needs to authenticate a client and mint its token.
 #[derive(Clone)]
 pub struct AuthRecord {
+    /// How it authenticates: `client_secret_basic` or `private_key_jwt`.
+    pub auth_method: String,
+    /// Its public keys (`private_key_jwt`).
+    pub keys: Vec<super::client_keys::ClientKeyRow>,
     /// Account id (`sub`).
     pub id: String,
     /// Account name.
@@ -109,6 +115,8 @@ pub struct NewAccount<'a> {
     pub secret_hash: &'a str,
     /// Access-token lifetime in seconds.
     pub token_lifetime_secs: i64,
+    /// `client_secret_basic` or `private_key_jwt`.
+    pub auth_method: &'a str,
     /// Roles to assign.
     pub role_ids: &'a [String],
     /// Creation time (epoch ms).
@@ -149,7 +157,8 @@ impl ListFilter {
 }
 
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
-     old_expires_at, token_lifetime_secs, token_generation, created_at, updated_at, last_used_at";
+     old_expires_at, token_lifetime_secs, token_generation, created_at, updated_at, last_used_at, \
+     auth_method";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
@@ -165,6 +174,7 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        auth_method: row.try_get("auth_method")?,
     })
 }
 
@@ -173,8 +183,8 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
 pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "insert into service_accounts (id, name, description, enabled, client_id, secret_hash, \
-         token_lifetime_secs, token_generation, created_at, updated_at, name_key) \
-         values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7, $8)",
+         token_lifetime_secs, token_generation, created_at, updated_at, name_key, auth_method) \
+         values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7, $8, $9)",
     )
     .bind(new.id)
     .bind(new.name)
@@ -184,6 +194,7 @@ pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError>
     .bind(new.token_lifetime_secs)
     .bind(new.now)
     .bind(name_key(new.name))
+    .bind(new.auth_method)
     .execute(&mut **tx)
     .await?;
     for role_id in new.role_ids {
@@ -283,7 +294,7 @@ async fn auth_where(
 ) -> Result<Option<AuthRecord>, StoreError> {
     let sql = format!(
         "select id, name, enabled, client_id, secret_hash, old_client_id, old_secret_hash, \
-         old_expires_at, token_lifetime_secs, token_generation \
+         old_expires_at, token_lifetime_secs, token_generation, auth_method \
          from service_accounts where {condition}"
     );
     let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
@@ -313,7 +324,10 @@ async fn auth_where(
     roles.dedup();
     permissions.sort();
     permissions.dedup();
+    let keys = super::client_keys::of_account(pool, &id).await?;
     Ok(Some(AuthRecord {
+        auth_method: row.try_get("auth_method")?,
+        keys,
         id,
         name: row.try_get("name")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
@@ -689,6 +703,22 @@ pub async fn find_id(pool: &AnyPool, wanted: &str) -> Result<Option<String>, Sto
         }
     }
     Ok(by_id.or(by_client).or(by_name))
+}
+
+/// The id of the account whose current client ID is `client_id`.
+#[instrument(skip_all)]
+pub async fn id_by_client_id(
+    pool: &AnyPool,
+    client_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query("select id from service_accounts where client_id = $1")
+            .bind(client_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get("id"))
+            .transpose()?,
+    )
 }
 
 /// Ids of every role an account holds, directly or through its groups.

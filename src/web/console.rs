@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod accounts;
 pub mod auth;
+pub mod keys;
 pub mod users;
 
 use std::path::PathBuf;
@@ -72,6 +73,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/service-accounts/{id}/delete",
             get(account::confirm_delete).post(account::delete_service_account),
+        )
+        .route("/settings/service-accounts/{id}/keys", post(keys::add_key))
+        .route(
+            "/settings/service-accounts/{id}/keys/{kid}/delete",
+            get(keys::confirm_delete_key).post(keys::delete_key),
         )
         .route(
             "/settings/service-accounts/{id}/sessions/revoke",

@@ -334,6 +334,33 @@ async fn authenticate(
     }
 }
 
+/// Authenticates the client of a request by its JWT assertion (`private_key_jwt`); a second
+/// method in the same request (HTTP Basic, `client_secret`) is an `invalid_request`.
+async fn authenticate_assertion(
+    app: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    assertion: &str,
+) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
+    if params.get("client_assertion_type") != Some(crate::oauth::assertion::JWT_BEARER) {
+        return Err(invalid_request(format!(
+            "client_assertion_type must be {}",
+            crate::oauth::assertion::JWT_BEARER
+        )));
+    }
+    if headers.contains_key(header::AUTHORIZATION) || params.get("client_secret").is_some() {
+        return Err(invalid_request(
+            "use one client authentication method: a client assertion, or a client secret",
+        ));
+    }
+    let rec = app
+        .oauth
+        .authenticate_assertion(params.get("client_id"), assertion)
+        .await?;
+    let client_id = rec.client_id.clone();
+    Ok((rec, client_id))
+}
+
 /// `POST /oauth/token`: the client-credentials grant.
 async fn issue_token(
     State(app): State<AppState>,
@@ -349,8 +376,18 @@ async fn issue_token(
         None => return Err(invalid_request("the grant_type parameter is missing")),
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
     }
-    let creds = client_credentials(headers, &params)?;
-    let (rec, client_id) = authenticate(&app, creds).await?;
+    let (rec, client_id) = match params.get("client_assertion") {
+        Some(assertion) => authenticate_assertion(&app, headers, &params, assertion).await?,
+        None => {
+            if params.get("client_assertion_type").is_some() {
+                return Err(invalid_request(
+                    "client_assertion_type needs a client_assertion",
+                ));
+            }
+            let creds = client_credentials(headers, &params)?;
+            authenticate(&app, creds).await?
+        }
+    };
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
     // Let the other requests that are ready mint theirs before this response is written, so
     // that under load responses leave in bursts: one wake-up of the peer and one trip through
@@ -449,6 +486,11 @@ async fn jwks(State(app): State<AppState>) -> Response {
 async fn metadata(State(app): State<AppState>) -> Response {
     let iss = app.oauth.issuer();
     let methods = ["client_secret_basic", "client_secret_post"];
+    let token_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
     axum::Json(serde_json::json!({
         "issuer": iss,
         "token_endpoint": format!("{iss}/oauth/token"),
@@ -457,7 +499,8 @@ async fn metadata(State(app): State<AppState>) -> Response {
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_methods_supported": token_methods,
+        "token_endpoint_auth_signing_alg_values_supported": crate::oauth::assertion::ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
         "access_token_signing_alg_values_supported": ["ES256"],

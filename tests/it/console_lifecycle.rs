@@ -229,6 +229,7 @@ async fn the_account_page_shows_details_roles_and_activity() {
                 description: "ships invoices".into(),
                 role_ids: ids,
                 token_lifetime_secs: Some(900),
+                ..Default::default()
             },
         )
         .await
@@ -255,7 +256,7 @@ async fn the_account_page_shows_details_roles_and_activity() {
     assert!(html.contains("ships invoices"));
     assert!(html.contains("<span class=\"status off\">Disabled</span>"));
     assert!(html.contains(&created.client_id));
-    assert!(!html.contains(created.client_secret.expose()));
+    assert!(!html.contains(created.secret()));
     assert!(html.contains("900 seconds"));
     assert!(html.contains("https://keygate.test/oauth/token"));
     assert!(html.contains(&id));

@@ -412,10 +412,10 @@ impl TestApp {
             .await
             .expect("regenerate");
         Creds {
+            client_secret: c.secret().to_owned(),
             id: c.id,
             name: c.name,
             client_id: c.client_id,
-            client_secret: c.client_secret.expose().to_owned(),
         }
     }
 
@@ -658,15 +658,16 @@ impl AccountBuilder<'_> {
                     description: String::new(),
                     role_ids,
                     token_lifetime_secs: self.lifetime,
+                    ..CreateAccount::default()
                 },
             )
             .await
             .expect("create account");
         Creds {
+            client_secret: c.secret().to_owned(),
             id: c.id,
             name: c.name,
             client_id: c.client_id,
-            client_secret: c.client_secret.expose().to_owned(),
         }
     }
 }

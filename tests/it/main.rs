@@ -20,6 +20,7 @@ mod instances;
 mod introspect;
 mod metadata;
 mod openapi;
+mod private_key_jwt;
 mod revoke;
 mod search;
 mod security;

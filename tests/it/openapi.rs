@@ -30,6 +30,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("patch", "/api/v1/groups/{id}"),
     ("delete", "/api/v1/groups/{id}"),
     ("get", "/api/v1/audit-events"),
+    ("get", "/api/v1/service-accounts/{id}/keys"),
+    ("post", "/api/v1/service-accounts/{id}/keys"),
+    ("delete", "/api/v1/service-accounts/{id}/keys/{kid}"),
 ];
 
 #[tokio::test]

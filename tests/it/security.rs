@@ -846,7 +846,7 @@ async fn csv_downloads_neutralise_cells_that_a_spreadsheet_would_run() {
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(&row[0], format!("'{name}"));
-    assert_eq!(&row[2], creds.client_secret.expose());
+    assert_eq!(&row[2], creds.secret());
 }
 
 // -- 14. Files only their owner can read -------------------------------------------------------

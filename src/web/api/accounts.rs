@@ -11,44 +11,23 @@ use super::{ApiError, ApiJson, Bearer};
 use crate::admin::accounts::{CreateAccount, IssuedCredentials, UpdateAccount};
 use crate::app::AppState;
 use crate::domain::format_ms;
-use crate::store::accounts::{AccountSummary, ListFilter};
+use crate::store::accounts::ListFilter;
 use crate::web::extract::Source;
 
 /// Largest page the list returns.
 const MAX_LIMIT: i64 = 200;
 
-/// An account as the API shows it.
-pub fn account_json(s: &AccountSummary) -> Value {
-    let a = &s.account;
-    json!({
-        "id": a.id,
-        "name": a.name,
-        "description": a.description,
-        "enabled": a.enabled,
-        "client_id": a.client_id,
-        "roles": s.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>(),
-        "token_lifetime_secs": a.token_lifetime_secs,
-        "created_at": format_ms(a.created_at),
-        "updated_at": format_ms(a.updated_at),
-        "last_used_at": a.last_used_at.map(format_ms),
-        "previous_client_id": a.old_client_id,
-        "previous_credentials_expire_at": a.old_expires_at.map(format_ms),
-    })
-}
+pub use crate::admin::accounts::account_json;
 
-/// Credentials, shown once, with `Cache-Control: no-store`.
-fn credentials_response(status: StatusCode, c: &IssuedCredentials, extra: Value) -> Response {
-    let mut body = json!({
-        "id": c.id,
-        "name": c.name,
-        "client_id": c.client_id,
-        "client_secret": c.client_secret.expose(),
-        "access_token_uri": c.access_token_uri,
-    });
-    if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        b.extend(extra);
-    }
-    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+/// Credentials, shown once, with `Cache-Control: no-store`: the account and, in RFC 7591's
+/// names, its client secret or its keys (and the key file of a generated key).
+fn credentials_response(status: StatusCode, c: &IssuedCredentials) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(c.response_json()),
+    )
+        .into_response()
 }
 
 /// Query of the list.
@@ -117,6 +96,29 @@ pub struct CreateBody {
     #[serde(default)]
     roles: Vec<String>,
     token_lifetime_secs: Option<i64>,
+    /// `client_secret_basic` (default) or `private_key_jwt`.
+    token_endpoint_auth_method: Option<String>,
+    /// The public keys of a `private_key_jwt` account, as a JWK Set.
+    jwks: Option<Value>,
+    /// The public key of a `private_key_jwt` account, as PEM SubjectPublicKeyInfo.
+    public_key: Option<String>,
+    /// Make a P-256 key pair and return its key file once.
+    #[serde(default)]
+    generate_key: bool,
+    /// When the keys stop being accepted (RFC 3339).
+    expires_at: Option<String>,
+}
+
+/// An optional RFC 3339 time of a request body, as epoch ms (422 naming `field` if bad).
+pub(crate) fn rfc3339_field(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|s| {
+            crate::domain::parse_rfc3339(s).ok_or_else(|| ApiError::Unprocessable {
+                field: field.to_owned(),
+                message: format!("{field} must be an RFC 3339 time such as 2027-01-31T12:00:00Z"),
+            })
+        })
+        .transpose()
 }
 
 /// `POST /api/v1/service-accounts`: 201 with the credentials, shown this once.
@@ -127,6 +129,13 @@ pub async fn create_service_account(
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
     let actor = token.actor(&source);
+    let keys_expire_at = rfc3339_field("expires_at", body.expires_at.as_deref())?;
+    let keys = crate::admin::keys::key_source(
+        body.token_endpoint_auth_method.as_deref(),
+        body.jwks,
+        body.public_key,
+        body.generate_key,
+    )?;
     let creds = app
         .admin
         .create_account(
@@ -136,16 +145,14 @@ pub async fn create_service_account(
                 description: body.description,
                 role_ids: body.roles,
                 token_lifetime_secs: body.token_lifetime_secs,
+                keys,
+                keys_expire_at,
             },
         )
         .await?;
     // The answer comes from the create operation itself: a token allowed to create but not
     // to read still gets what it created.
-    Ok(credentials_response(
-        StatusCode::CREATED,
-        &creds,
-        account_json(&creds.account),
-    ))
+    Ok(credentials_response(StatusCode::CREATED, &creds))
 }
 
 /// `GET /api/v1/service-accounts/{id}`.
@@ -200,14 +207,16 @@ pub async fn update_service_account(
     Ok(Json(account_json(&account)))
 }
 
-/// `DELETE /api/v1/service-accounts/{id}`: 204.
+/// `DELETE /api/v1/service-accounts/{id}`: 204. `{id}` may also be the client ID.
 pub async fn delete_service_account(
     State(app): State<AppState>,
     Source(source): Source,
     Bearer(token): Bearer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    app.admin.delete_account(&token.actor(&source), &id).await?;
+    let actor = token.actor(&source);
+    let id = app.admin.account_id_or_client_id(&id).await?;
+    app.admin.delete_account(&actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -230,11 +239,7 @@ pub async fn regenerate_credentials(
     let grace = body.map(|b| b.0.grace_period_seconds).unwrap_or(0);
     let actor = token.actor(&source);
     let creds = app.admin.regenerate_credentials(&actor, &id, grace).await?;
-    Ok(credentials_response(
-        StatusCode::OK,
-        &creds,
-        account_json(&creds.account),
-    ))
+    Ok(credentials_response(StatusCode::OK, &creds))
 }
 
 /// `GET /api/v1/service-accounts/{id}/sessions`: live tokens, newest first.

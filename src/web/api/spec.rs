@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{access, accounts};
+use super::{access, accounts, keys};
 use crate::app::AppState;
 use crate::domain::permission::{
     AUDIT_READ, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
@@ -62,6 +62,57 @@ const ACCOUNT_FIELDS: &[Field] = &[
         "integer",
         false,
         "60 to 86400; default 3600",
+    ),
+    f(
+        "token_endpoint_auth_method",
+        "string",
+        false,
+        "client_secret_basic (default) or private_key_jwt",
+    ),
+    f(
+        "jwks",
+        "object",
+        false,
+        "private_key_jwt: the public keys, a JWK Set",
+    ),
+    f(
+        "public_key",
+        "string",
+        false,
+        "private_key_jwt: the public key, PEM SubjectPublicKeyInfo",
+    ),
+    f(
+        "generate_key",
+        "boolean",
+        false,
+        "private_key_jwt: make a P-256 key pair; its key file is in this response only",
+    ),
+    f(
+        "expires_at",
+        "string",
+        false,
+        "RFC 3339: when the keys stop working",
+    ),
+];
+const KEY_FIELDS: &[Field] = &[
+    f("jwks", "object", false, "the public keys, a JWK Set"),
+    f(
+        "public_key",
+        "string",
+        false,
+        "the public key, PEM SubjectPublicKeyInfo",
+    ),
+    f(
+        "generate_key",
+        "boolean",
+        false,
+        "make a P-256 key pair; its key file is in this response only",
+    ),
+    f(
+        "expires_at",
+        "string",
+        false,
+        "RFC 3339: when the key stops working",
     ),
 ];
 const ACCOUNT_PATCH: &[Field] = &[
@@ -213,6 +264,39 @@ pub const ROUTES: &[Route] = &[
         ok: 200,
         secret: true,
         handler: || post(accounts::regenerate_credentials),
+    },
+    Route {
+        method: "get",
+        path: "/service-accounts/{id}/keys",
+        summary: "The public keys of a private_key_jwt account",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(keys::list_keys),
+    },
+    Route {
+        method: "post",
+        path: "/service-accounts/{id}/keys",
+        summary: "Add a public key (pasted or generated: the key file is in this response only)",
+        permission: Some(SERVICE_ACCOUNTS_WRITE),
+        query: &[],
+        body: KEY_FIELDS,
+        ok: 201,
+        secret: true,
+        handler: || post(keys::add_key),
+    },
+    Route {
+        method: "delete",
+        path: "/service-accounts/{id}/keys/{kid}",
+        summary: "Delete a key (not the last one: 409)",
+        permission: Some(SERVICE_ACCOUNTS_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(keys::delete_key),
     },
     Route {
         method: "get",

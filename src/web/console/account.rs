@@ -94,9 +94,21 @@ pub struct AccountPage {
     can_write: bool,
     can_audit: bool,
     notice: Option<String>,
+    /// The keys of a `private_key_jwt` account (empty for a secret account).
+    keys: Vec<super::keys::KeyView>,
+    /// An error of the Keys section's last form, shown there.
+    key_error: Option<String>,
 }
 
-async fn account_page(
+impl AccountPage {
+    /// Shows `message` in the Keys section (a refused key form).
+    pub(crate) fn with_key_error(mut self, message: String) -> Self {
+        self.key_error = Some(message);
+        self
+    }
+}
+
+pub(crate) async fn account_page(
     app: &AppState,
     console: &Console,
     id: &str,
@@ -159,6 +171,8 @@ async fn account_page(
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         can_audit: actor.can(AUDIT_READ),
         notice,
+        keys: super::keys::key_views(app, &actor, id).await?,
+        key_error: None,
         a: account,
     })
 }

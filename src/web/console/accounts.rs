@@ -220,7 +220,7 @@ pub struct CredentialsPage {
 }
 
 /// The downloads' file name stem: the account name with anything unusual replaced.
-fn file_stem(name: &str) -> String {
+pub(crate) fn file_stem(name: &str) -> String {
     let stem: String = name
         .chars()
         .map(|c| {
@@ -244,7 +244,7 @@ pub fn credentials_json(c: &IssuedCredentials) -> String {
     serde_json::json!({
         "name": c.name,
         "client_id": c.client_id,
-        "client_secret": c.client_secret.expose(),
+        "client_secret": c.secret(),
         "access_token_uri": c.access_token_uri,
     })
     .to_string()
@@ -260,7 +260,7 @@ pub fn credentials_csv(c: &IssuedCredentials) -> Result<String, ConsoleError> {
         [
             c.name.as_str(),
             c.client_id.as_str(),
-            c.client_secret.expose(),
+            c.secret(),
             c.access_token_uri.as_str(),
         ]
         .map(|cell| crate::domain::csv_cell(cell).into_owned()),
@@ -289,7 +289,7 @@ impl CredentialsPage {
             step: Some("Step 3 of 3"),
             heading: format!("Credentials for {}", c.name),
             client_id: c.client_id.clone(),
-            client_secret: c.client_secret.expose().to_owned(),
+            client_secret: c.secret().to_owned(),
             access_token_uri: c.access_token_uri.clone(),
             json_href: format!(
                 "data:application/json;base64,{}",
@@ -398,6 +398,8 @@ pub async fn add_service_account_step(
                 description: description.clone(),
                 role_ids: role_ids.clone(),
                 token_lifetime_secs: None,
+                keys: None,
+                keys_expire_at: None,
             };
             match app.admin.create_account(&actor, input).await {
                 Ok(creds) => Ok(CredentialsPage::new(&console, &creds)?.into_response()),

@@ -1,0 +1,141 @@
+//! The public keys of `private_key_jwt` accounts, and the replay guard of their assertions.
+
+use sqlx::{AnyPool, Row as _};
+use tracing::instrument;
+
+use super::{StoreError, Tx};
+
+/// A client key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientKeyRow {
+    /// Its account.
+    pub account_id: String,
+    /// Key id, unique per account.
+    pub kid: String,
+    /// Allowed JWS algorithms, space-separated.
+    pub algs: String,
+    /// The public JWK (JSON text).
+    pub public_jwk: String,
+    /// Added (epoch ms).
+    pub created_at: i64,
+    /// No longer accepted from (epoch ms).
+    pub expires_at: Option<i64>,
+    /// Last accepted assertion (epoch ms), written in batches.
+    pub last_used_at: Option<i64>,
+}
+
+fn key_from_row(r: &sqlx::any::AnyRow) -> Result<ClientKeyRow, sqlx::Error> {
+    Ok(ClientKeyRow {
+        account_id: r.try_get("account_id")?,
+        kid: r.try_get("kid")?,
+        algs: r.try_get("algs")?,
+        public_jwk: r.try_get("public_jwk")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+    })
+}
+
+const COLUMNS: &str = "account_id, kid, algs, public_jwk, created_at, expires_at, last_used_at";
+
+/// Adds a key to an account.
+#[instrument(skip_all)]
+pub async fn insert(tx: &mut Tx, key: &ClientKeyRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into client_keys (account_id, kid, algs, public_jwk, created_at, expires_at) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&key.account_id)
+    .bind(&key.kid)
+    .bind(&key.algs)
+    .bind(&key.public_jwk)
+    .bind(key.created_at)
+    .bind(key.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The keys of an account, oldest first.
+#[instrument(skip_all)]
+pub async fn of_account(pool: &AnyPool, account_id: &str) -> Result<Vec<ClientKeyRow>, StoreError> {
+    let sql =
+        format!("select {COLUMNS} from client_keys where account_id = $1 order by created_at, kid");
+    let rows = sqlx::query(&sql).bind(account_id).fetch_all(pool).await?;
+    Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+}
+
+/// Deletes one key of an account; false if it has no such key.
+#[instrument(skip_all)]
+pub async fn delete(tx: &mut Tx, account_id: &str, kid: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("delete from client_keys where account_id = $1 and kid = $2")
+        .bind(account_id)
+        .bind(kid)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many keys an account has, seen from inside a transaction.
+#[instrument(skip_all)]
+pub async fn count(tx: &mut Tx, account_id: &str) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query("select count(*) as n from client_keys where account_id = $1")
+            .bind(account_id)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("n")?,
+    )
+}
+
+/// Records last-used times of keys gathered by the token endpoint: `(account, kid, at)`.
+#[instrument(skip_all)]
+pub async fn record_last_used(
+    tx: &mut Tx,
+    used: &[(String, String, i64)],
+) -> Result<(), StoreError> {
+    for (account, kid, at) in used {
+        sqlx::query(
+            "update client_keys set last_used_at = $3 where account_id = $1 and kid = $2 \
+             and (last_used_at is null or last_used_at < $3)",
+        )
+        .bind(account)
+        .bind(kid)
+        .bind(*at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The replay guard: records that `client_id` used assertion `jti`, valid until
+/// `expires_at` (epoch ms). False if it was used before, on any instance sharing the
+/// database (insert-if-absent on the primary key).
+#[instrument(skip_all)]
+pub async fn use_assertion(
+    pool: &AnyPool,
+    client_id: &str,
+    jti: &str,
+    expires_at: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "insert into used_assertions (client_id, jti, expires_at) values ($1, $2, $3) \
+         on conflict (client_id, jti) do nothing",
+    )
+    .bind(client_id)
+    .bind(jti)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets assertions that expired before `before` (epoch ms): they cannot be replayed.
+#[instrument(skip_all)]
+pub async fn prune_assertions(pool: &AnyPool, before: i64) -> Result<(), StoreError> {
+    sqlx::query("delete from used_assertions where expires_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
