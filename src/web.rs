@@ -4,6 +4,7 @@
 pub mod api;
 pub mod console;
 pub mod extract;
+pub mod limits;
 pub mod oauth;
 
 use axum::Router;

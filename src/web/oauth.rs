@@ -11,9 +11,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::extract::Source;
+use super::limits::RETRY_AFTER_SECS;
 use crate::app::AppState;
 use crate::domain::permission::TOKENS_INTROSPECT;
 use crate::oauth::OAuthError;
+use crate::store::StoreError;
 
 /// Largest request body read at the OAuth endpoints; a token request is a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -81,6 +83,15 @@ impl IntoResponse for OAuthErrorResponse {
                 "insufficient_scope",
                 self.error.to_string(),
             ),
+            // Not an RFC 6749 §5.2 code for this endpoint, but the one clients know (§4.1.2.1).
+            OAuthError::Internal(e @ StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "database unavailable at an OAuth endpoint");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the database is unavailable; retry shortly".to_owned(),
+                )
+            }
             OAuthError::Internal(e) => {
                 tracing::error!(error = %e, "internal error at an OAuth endpoint");
                 (
@@ -93,6 +104,10 @@ impl IntoResponse for OAuthErrorResponse {
         let status = self.status_override.unwrap_or(status);
         let body = serde_json::json!({ "error": code, "error_description": description });
         let mut res = (status, no_store(), axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = if self.basic_tried {
                 r#"Basic realm="keygate", charset="UTF-8""#

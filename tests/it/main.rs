@@ -20,6 +20,7 @@ mod instances;
 mod introspect;
 mod metadata;
 mod openapi;
+mod ops_inputs;
 mod revoke;
 mod search;
 mod token;
