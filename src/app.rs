@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::oauth::OAuth;
 use crate::oauth::keys::{self, KeyError, MasterKey};
 use crate::store::{Store, StoreError};
@@ -29,6 +30,8 @@ pub struct App {
     pub oauth: Arc<OAuth>,
     /// Administrative operations.
     pub admin: Admin,
+    /// Prometheus metrics of this instance.
+    pub metrics: Metrics,
 }
 
 /// Shared handle on the application, cloned into every handler.
@@ -67,6 +70,7 @@ impl App {
             store,
             oauth,
             admin,
+            metrics: Metrics::new(),
         })))
     }
 }

@@ -428,6 +428,7 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.bind))?;
     let background = tokio::spawn(app.oauth.clone().run_background());
+    let ops_tasks = crate::web::metrics::spawn_tasks(&app).await?;
     tracing::info!(
         "keygate listening on {} — console {}/login, token endpoint {}",
         app.config.bind,
@@ -449,6 +450,7 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
     .await
     .map_err(|e| format!("server error: {e}"))?;
     background.abort();
+    ops_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     if let Err(e) = app.oauth.flush_usage().await {
         tracing::warn!(error = %e, "cannot record last-used times at shutdown");
     }

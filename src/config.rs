@@ -64,6 +64,11 @@ pub struct Config {
     /// Defaults to `http://<bind>`.
     #[arg(long, env = "KEYGATE_ISSUER", global = true)]
     pub issuer: Option<String>,
+
+    /// Serve `GET /metrics` on this address only (a private listener) instead of beside
+    /// the console and the OAuth endpoints.
+    #[arg(long, env = "KEYGATE_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Config {
@@ -74,6 +79,7 @@ impl Config {
             master_key: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: None,
+            metrics_bind: None,
         }
     }
 

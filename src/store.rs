@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod changes;
 pub mod groups;
+pub mod health;
 pub mod keys;
 pub mod roles;
 pub mod sessions;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod console;
 pub mod extract;
 pub mod limits;
+pub mod metrics;
 pub mod oauth;
 
 use axum::Router;
@@ -21,12 +22,18 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    let with_metrics = state.config.metrics_bind.is_none();
     Router::new()
         .merge(oauth::router())
         .merge(api::router())
         .merge(console::router())
+        .merge(metrics::router(with_metrics))
         .route("/healthz", get(healthz))
         .fallback(page_not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

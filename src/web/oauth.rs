@@ -313,17 +313,34 @@ async fn authenticate(
     match app.oauth.authenticate(&creds.id, &creds.secret).await {
         Ok(rec) => Ok((rec, creds.id)),
         Err(error) => Err(OAuthErrorResponse {
-            error,
+            error: super::metrics::count_failure(app, error),
             basic_tried: creds.basic,
             status_override: None,
         }),
     }
 }
 
-/// `POST /oauth/token`: the client-credentials grant.
+/// `POST /oauth/token`: the client-credentials grant, counted in the metrics by result and
+/// client-authentication method.
 async fn issue_token(
     State(app): State<AppState>,
     request: axum::extract::Request,
+) -> Result<Response, OAuthErrorResponse> {
+    let mut method = "none";
+    let result = grant_token(&app, request, &mut method).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(e) => super::metrics::token_error_result(&e.error),
+    };
+    app.metrics.token_request(outcome, method);
+    result
+}
+
+/// The grant itself; sets `method` once the client's credentials are read.
+async fn grant_token(
+    app: &AppState,
+    request: axum::extract::Request,
+    method: &mut &'static str,
 ) -> Result<Response, OAuthErrorResponse> {
     // The request taken whole, not through the `HeaderMap` extractor, which copies the headers.
     let (parts, body) = request.into_parts();
@@ -336,7 +353,12 @@ async fn issue_token(
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
     }
     let creds = client_credentials(headers, &params)?;
-    let (rec, client_id) = authenticate(&app, creds).await?;
+    *method = match &creds {
+        Some(c) if c.basic => "client_secret_basic",
+        Some(_) => "client_secret_post",
+        None => "none",
+    };
+    let (rec, client_id) = authenticate(app, creds).await?;
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
     // Let the other requests that are ready mint theirs before this response is written, so
     // that under load responses leave in bursts: one wake-up of the peer and one trip through
