@@ -7,6 +7,7 @@ pub mod extract;
 pub mod limits;
 pub mod metrics;
 pub mod oauth;
+pub mod trace;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -23,7 +24,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let with_metrics = state.config.metrics_bind.is_none();
-    Router::new()
+    let app = Router::new()
         .merge(oauth::router())
         .merge(api::router())
         .merge(console::router())
@@ -34,7 +35,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .with_state(state)
+        .with_state(state);
+    trace::with_request_logs(app)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))

@@ -21,6 +21,7 @@ mod introspect;
 mod metadata;
 mod openapi;
 mod ops_inputs;
+mod ops_logs;
 mod ops_metrics;
 mod revoke;
 mod search;
