@@ -381,11 +381,11 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(admin_message)?;
             println!(
-                "Created console user {} with role{} {}. Sign in at {}/login",
+                "Created console user {} with role{} {}. Sign in at {}",
                 user.username,
                 if roles.len() == 1 { "" } else { "s" },
                 roles.join(", "),
-                app.config.issuer()
+                crate::config::join_url(&app.config.issuer(), "login")
             );
             Ok(())
         }
@@ -430,9 +430,9 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
     let background = tokio::spawn(app.oauth.clone().run_background());
     let ops_tasks = crate::web::metrics::spawn_tasks(&app).await?;
     tracing::info!(
-        "keygate listening on {} — console {}/login, token endpoint {}",
+        "keygate listening on {} — console {}, token endpoint {}",
         app.config.bind,
-        app.config.issuer(),
+        crate::config::join_url(&app.config.issuer(), "login"),
         app.config.token_url()
     );
     if matches!(app.admin.has_console_users().await, Ok(false)) {

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod console;
+pub mod discovery;
 pub mod extract;
 pub mod limits;
 pub mod metrics;
@@ -24,12 +25,15 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let with_metrics = state.config.metrics_bind.is_none();
-    let app = Router::new()
+    let issuer_path = state.config.issuer_path();
+    let routes = Router::new()
         .merge(oauth::router())
+        .merge(discovery::router(issuer_path.as_deref()))
         .merge(api::router())
         .merge(console::router())
         .merge(metrics::router(with_metrics))
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(healthz));
+    let app = discovery::with_issuer_prefix(routes, issuer_path.as_deref())
         .fallback(page_not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -456,16 +456,18 @@ async fn jwks(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
-async fn metadata(State(app): State<AppState>) -> Response {
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414), also at the OpenID discovery
+/// path and, for an issuer with a path, at the path-suffixed one (see `web::discovery`).
+pub(super) async fn metadata(State(app): State<AppState>) -> Response {
     let iss = app.oauth.issuer();
+    let url = |path| crate::config::join_url(iss, path);
     let methods = ["client_secret_basic", "client_secret_post"];
     axum::Json(serde_json::json!({
         "issuer": iss,
-        "token_endpoint": format!("{iss}/oauth/token"),
-        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{iss}/oauth/revoke"),
-        "introspection_endpoint": format!("{iss}/oauth/introspect"),
+        "token_endpoint": url("oauth/token"),
+        "jwks_uri": url(".well-known/jwks.json"),
+        "revocation_endpoint": url("oauth/revoke"),
+        "introspection_endpoint": url("oauth/introspect"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods,

@@ -20,6 +20,7 @@ mod instances;
 mod introspect;
 mod metadata;
 mod openapi;
+mod ops_discovery;
 mod ops_inputs;
 mod ops_logs;
 mod ops_metrics;
