@@ -157,7 +157,11 @@ fn admin_message(e: AdminError) -> String {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), String> {
-    let app = App::build(cli.config).await.map_err(|e| e.to_string())?;
+    let app = match cli.command {
+        Command::Serve => App::build(cli.config).await,
+        _ => App::build_for_command(cli.config).await,
+    }
+    .map_err(|e| e.to_string())?;
     let actor = Actor::system();
     match cli.command {
         Command::Serve => serve(app).await,

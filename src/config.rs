@@ -61,7 +61,8 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Public base URL: the `iss` of tokens and the base of every URL keygate prints.
-    /// Defaults to `http://<bind>`.
+    /// `serve` defaults to `http://<bind>` and records it in the database; other commands
+    /// default to the one recorded last.
     #[arg(long, env = "KEYGATE_ISSUER", global = true)]
     pub issuer: Option<String>,
 

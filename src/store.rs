@@ -10,6 +10,7 @@ pub mod health;
 pub mod keys;
 pub mod roles;
 pub mod sessions;
+pub mod settings;
 mod unavailable;
 pub mod users;
 
