@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use crate::admin::Admin;
 use crate::config::Config;
+use crate::domain::now_ms;
+use crate::metrics::Metrics;
 use crate::oauth::OAuth;
 use crate::oauth::keys::{self, KeyError, MasterKey};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, settings};
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,8 @@ pub struct App {
     pub oauth: Arc<OAuth>,
     /// Administrative operations.
     pub admin: Admin,
+    /// Prometheus metrics of this instance.
+    pub metrics: Metrics,
 }
 
 /// Shared handle on the application, cloned into every handler.
@@ -42,14 +46,43 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Who the application is built for, which decides where its issuer URL comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// `serve`: its issuer (given or `http://<bind>`) is recorded in the database.
+    Server,
+    /// A CLI command: without `--issuer`, it uses the one a server recorded last.
+    Command,
+}
+
 impl App {
     /// Connects to the database (creating and migrating it), loads the master key and the
-    /// signing keys (creating one on first start).
+    /// signing keys (creating one on first start), and records the issuer URL in the
+    /// database for the command line.
     pub async fn build(config: Config) -> Result<AppState, BuildError> {
+        Self::build_as(config, Role::Server).await
+    }
+
+    /// As [`App::build`], for a CLI command: without `--issuer`, the issuer is the one a
+    /// server recorded last (so printed URLs are the server's), else `http://<bind>`.
+    pub async fn build_for_command(config: Config) -> Result<AppState, BuildError> {
+        Self::build_as(config, Role::Command).await
+    }
+
+    async fn build_as(mut config: Config, role: Role) -> Result<AppState, BuildError> {
         // Check the master key before touching the database, so a missing key is reported
         // as such and not as a database error.
         let master = MasterKey::load(&config)?;
         let store = Store::connect(&config.database_url).await?;
+        match role {
+            Role::Server => {
+                settings::put(store.pool(), settings::ISSUER, &config.issuer(), now_ms()).await?;
+            }
+            Role::Command if config.issuer.is_none() => {
+                config.issuer = settings::get(store.pool(), settings::ISSUER).await?;
+            }
+            Role::Command => {}
+        }
         let keyset = keys::load_or_create(&store, &master).await?;
         let hasher = master.secret_hasher();
         let oauth = Arc::new(OAuth::new(
@@ -67,6 +100,7 @@ impl App {
             store,
             oauth,
             admin,
+            metrics: Metrics::new(),
         })))
     }
 }

@@ -257,7 +257,11 @@ fn admin_message(e: AdminError) -> String {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), String> {
-    let app = App::build(cli.config).await.map_err(|e| e.to_string())?;
+    let app = match cli.command {
+        Command::Serve => App::build(cli.config).await,
+        _ => App::build_for_command(cli.config).await,
+    }
+    .map_err(|e| e.to_string())?;
     let actor = Actor::system();
     match cli.command {
         Command::Serve => serve(app).await,
@@ -498,11 +502,11 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(admin_message)?;
             println!(
-                "Created console user {} with role{} {}. Sign in at {}/login",
+                "Created console user {} with role{} {}. Sign in at {}",
                 user.username,
                 if roles.len() == 1 { "" } else { "s" },
                 roles.join(", "),
-                app.config.issuer()
+                crate::config::join_url(&app.config.issuer(), "login")
             );
             Ok(())
         }
@@ -642,10 +646,11 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.bind))?;
     let background = tokio::spawn(app.oauth.clone().run_background());
+    let ops_tasks = crate::web::metrics::spawn_tasks(&app).await?;
     tracing::info!(
-        "keygate listening on {} — console {}/login, token endpoint {}",
+        "keygate listening on {} — console {}, token endpoint {}",
         app.config.bind,
-        app.config.issuer(),
+        crate::config::join_url(&app.config.issuer(), "login"),
         app.config.token_url()
     );
     if matches!(app.admin.has_console_users().await, Ok(false)) {
@@ -663,6 +668,7 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
     .await
     .map_err(|e| format!("server error: {e}"))?;
     background.abort();
+    ops_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     if let Err(e) = app.oauth.flush_usage().await {
         tracing::warn!(error = %e, "cannot record last-used times at shutdown");
     }

@@ -61,9 +61,15 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Public base URL: the `iss` of tokens and the base of every URL keygate prints.
-    /// Defaults to `http://<bind>`.
+    /// `serve` defaults to `http://<bind>` and records it in the database; other commands
+    /// default to the one recorded last.
     #[arg(long, env = "KEYGATE_ISSUER", global = true)]
     pub issuer: Option<String>,
+
+    /// Serve `GET /metrics` on this address only (a private listener) instead of beside
+    /// the console and the OAuth endpoints.
+    #[arg(long, env = "KEYGATE_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Config {
@@ -74,19 +80,88 @@ impl Config {
             master_key: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: None,
+            metrics_bind: None,
         }
     }
 
-    /// The issuer URL without a trailing slash.
+    /// The issuer URL exactly as given (it is the `iss` of every token, compared byte for
+    /// byte by the APIs that verify them), or `http://<bind>`.
     pub fn issuer(&self) -> String {
         match &self.issuer {
-            Some(i) => i.trim_end_matches('/').to_owned(),
+            Some(i) => i.clone(),
             None => format!("http://{}", self.bind),
         }
     }
 
     /// The token endpoint URL, as printed with new credentials.
     pub fn token_url(&self) -> String {
-        format!("{}/oauth/token", self.issuer())
+        join_url(&self.issuer(), "oauth/token")
+    }
+
+    /// The path of the issuer URL without its trailing slash (`/keygate` for
+    /// `https://host/keygate/`), under which every route is also served; `None` when the
+    /// issuer has no path or one keygate cannot route (see [`issuer_path`]).
+    pub fn issuer_path(&self) -> Option<String> {
+        issuer_path(&self.issuer())
+    }
+}
+
+/// `base` and `path` joined by exactly one slash: `join_url("https://h/kg/", "/oauth/token")`
+/// is `https://h/kg/oauth/token`.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// The path of an issuer URL, without its trailing slash; `None` when there is none, or
+/// when it holds characters other than unreserved ones, `%` and `/` (a route pattern must
+/// not carry `{`, `}` or `*`, and RFC 8414 issuers have no query or fragment).
+pub fn issuer_path(issuer: &str) -> Option<String> {
+    let after_scheme = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    let path = after_scheme.find('/').map(|i| &after_scheme[i..])?;
+    let path = path.trim_end_matches('/');
+    let routable = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~%/".contains(&b))
+        && !path.contains("//");
+    (!path.is_empty() && routable).then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_join_with_exactly_one_slash() {
+        assert_eq!(
+            join_url("https://h/", "/oauth/token"),
+            "https://h/oauth/token"
+        );
+        assert_eq!(
+            join_url("https://h", "oauth/token"),
+            "https://h/oauth/token"
+        );
+        assert_eq!(join_url("https://h/kg/", "login"), "https://h/kg/login");
+    }
+
+    #[test]
+    fn the_issuer_is_kept_exactly_as_given() {
+        let mut c = Config::for_database("sqlite://x.db");
+        c.issuer = Some("https://h/keygate/".into());
+        assert_eq!(c.issuer(), "https://h/keygate/");
+        assert_eq!(c.token_url(), "https://h/keygate/oauth/token");
+        assert_eq!(c.issuer_path().as_deref(), Some("/keygate"));
+    }
+
+    #[test]
+    fn an_issuer_without_a_routable_path_has_none() {
+        assert_eq!(issuer_path("https://h"), None);
+        assert_eq!(issuer_path("https://h/"), None);
+        assert_eq!(issuer_path("https://h/{x}"), None);
+        assert_eq!(issuer_path("https://h/a//b"), None);
+        assert_eq!(issuer_path("https://h/a/b").as_deref(), Some("/a/b"));
     }
 }

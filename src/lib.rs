@@ -6,6 +6,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod logging;
+pub mod metrics;
 pub mod oauth;
 pub mod store;
 pub mod web;

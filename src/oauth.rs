@@ -4,6 +4,7 @@
 pub mod assertion;
 pub mod cache;
 pub mod es256;
+pub mod health;
 pub mod keys;
 pub mod sessions;
 pub mod token;
@@ -143,6 +144,8 @@ pub struct OAuth {
     jwks_json: String,
     /// Wakes the change-feed follower early (PostgreSQL NOTIFY).
     wake: Notify,
+    /// When the follower last read the feed (for `/readyz` and `/metrics`).
+    feed_health: health::FeedHealth,
 }
 
 impl OAuth {
@@ -163,6 +166,7 @@ impl OAuth {
             audience,
             jwks_json,
             wake: Notify::new(),
+            feed_health: health::FeedHealth::new(now_ms()),
         }
     }
 
@@ -179,6 +183,16 @@ impl OAuth {
     /// The in-memory cache (for tests and operations that change accounts).
     pub fn cache(&self) -> &AuthCache {
         &self.cache
+    }
+
+    /// The change-feed follower's progress.
+    pub fn feed_health(&self) -> &health::FeedHealth {
+        &self.feed_health
+    }
+
+    /// Tokens verified from the cache of checked signatures since start.
+    pub fn verified_token_cache_hits(&self) -> u64 {
+        self.verified.hits()
     }
 
     /// Authenticates a client by ID and secret. Unknown client, wrong secret, disabled
@@ -479,6 +493,7 @@ impl OAuth {
                         }
                     }
                     last_read = now;
+                    self.feed_health.record_read(now);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
             }

@@ -7,9 +7,12 @@ pub mod audit;
 pub mod changes;
 pub mod client_keys;
 pub mod groups;
+pub mod health;
 pub mod keys;
 pub mod roles;
 pub mod sessions;
+pub mod settings;
+mod unavailable;
 pub mod users;
 
 use std::time::Duration;
@@ -45,12 +48,17 @@ pub enum StoreError {
     /// The database URL names a database keygate cannot use.
     #[error("{0}")]
     Unsupported(String),
+    /// The database cannot be reached right now (connection refused or reset, pool timed
+    /// out, server shutting down); the request may succeed if retried shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
+            _ if unavailable::is_unavailable(&e) => Self::Unavailable(e),
             _ => Self::Sqlx(e),
         }
     }

@@ -3,8 +3,12 @@
 
 pub mod api;
 pub mod console;
+pub mod discovery;
 pub mod extract;
+pub mod limits;
+pub mod metrics;
 pub mod oauth;
+pub mod trace;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -20,13 +24,23 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let with_metrics = state.config.metrics_bind.is_none();
+    let issuer_path = state.config.issuer_path();
+    let routes = Router::new()
         .merge(oauth::router())
+        .merge(discovery::router(issuer_path.as_deref()))
         .merge(api::router())
         .merge(console::router())
-        .route("/healthz", get(healthz))
+        .merge(metrics::router(with_metrics))
+        .route("/healthz", get(healthz));
+    let app = discovery::with_issuer_prefix(routes, issuer_path.as_deref())
         .fallback(page_not_found)
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .with_state(state);
+    trace::with_request_logs(app)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))

@@ -5,6 +5,7 @@
 //! by the caller ([`super::OAuth::verify`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::token::Claims;
@@ -16,16 +17,27 @@ pub const MAX_ENTRIES: usize = 4096;
 #[derive(Default)]
 pub struct VerifiedTokens {
     entries: RwLock<HashMap<Box<str>, Arc<Claims>>>,
+    hits: AtomicU64,
 }
 
 impl VerifiedTokens {
     /// The claims of `token` if it was verified before.
     pub fn get(&self, token: &str) -> Option<Arc<Claims>> {
-        self.entries
+        let found = self
+            .entries
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(token)
-            .cloned()
+            .cloned();
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// Lookups answered from the cache since start.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// Remembers that `token` verified to `claims`; `now` is in epoch seconds.

@@ -14,9 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::extract::Source;
+use super::limits::{RETRY_AFTER_SECS, TooLong};
 use crate::admin::AdminError;
 use crate::app::AppState;
 use crate::oauth::{OAuthError, VerifiedToken};
+use crate::store::StoreError;
 
 /// The API routes.
 pub fn router() -> Router<AppState> {
@@ -60,6 +62,17 @@ pub enum ApiError {
     BadRequest(String),
     /// Something failed inside.
     Internal(String),
+    /// The database is unreachable for now: 503 with `Retry-After`.
+    Unavailable(String),
+}
+
+impl From<TooLong> for ApiError {
+    fn from(e: TooLong) -> Self {
+        Self::Unprocessable {
+            field: e.field.to_owned(),
+            message: e.to_string(),
+        }
+    }
 }
 
 impl From<AdminError> for ApiError {
@@ -73,6 +86,7 @@ impl From<AdminError> for ApiError {
                 field: v.field.to_owned(),
                 message: v.message,
             },
+            AdminError::Store(s @ StoreError::Unavailable(_)) => Self::Unavailable(s.to_string()),
             AdminError::Store(s) => Self::Internal(s.to_string()),
         }
     }
@@ -81,6 +95,9 @@ impl From<AdminError> for ApiError {
 impl From<OAuthError> for ApiError {
     fn from(e: OAuthError) -> Self {
         match e {
+            OAuthError::Internal(s @ StoreError::Unavailable(_)) => {
+                Self::Unavailable(s.to_string())
+            }
             OAuthError::Internal(s) => Self::Internal(s.to_string()),
             other => Self::BadRequest(other.to_string()),
         }
@@ -116,12 +133,25 @@ impl IntoResponse for ApiError {
                     None,
                 )
             }
+            Self::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable in the REST API");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; retry shortly".to_owned(),
+                    None,
+                )
+            }
         };
         let mut body = serde_json::json!({ "error": code, "message": message });
         if let Some(f) = field {
             body["field"] = f.into();
         }
         let mut res = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = if missing {
                 r#"Bearer realm="keygate""#

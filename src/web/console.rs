@@ -131,6 +131,9 @@ pub fn router() -> Router<AppState> {
         ));
     let assets = Router::new()
         .nest_service("/static", ServeDir::new(default_static_dir()))
+        .layer(axum::middleware::from_fn(
+            crate::web::limits::refuse_implausible_assets,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=3600"),
@@ -313,11 +316,17 @@ pub enum ConsoleError {
     /// Something failed inside; logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database is unreachable for now; logged, a friendly 503 page.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for ConsoleError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(_) => Self::Unavailable(e.to_string()),
+            _ => Self::Internal(e.to_string()),
+        }
     }
 }
 
@@ -331,7 +340,7 @@ impl From<AdminError> for ConsoleError {
             AdminError::NotFound(what) => Self::NotFound(format!("That {what} does not exist.")),
             AdminError::Conflict { message, .. } => Self::BadRequest(message),
             AdminError::Invalid(v) => Self::BadRequest(v.message),
-            AdminError::Store(s) => Self::Internal(s.to_string()),
+            AdminError::Store(s) => s.into(),
         }
     }
 }
@@ -359,6 +368,24 @@ impl IntoResponse for ConsoleError {
                      and check the server log if it happens again."
                         .to_owned(),
                 )
+            }
+            Self::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable in the console");
+                let page = ErrorPage {
+                    chrome: None,
+                    title: "Temporarily unavailable".to_owned(),
+                    message: "keygate cannot reach its database right now, so nothing was \
+                              changed. Wait a few seconds and try again."
+                        .to_owned(),
+                    back: "/settings/service-accounts".to_owned(),
+                };
+                let retry = HeaderValue::from(crate::web::limits::RETRY_AFTER_SECS);
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, retry)],
+                    page,
+                )
+                    .into_response();
             }
         };
         let page = ErrorPage {

@@ -11,9 +11,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::extract::Source;
+use super::limits::RETRY_AFTER_SECS;
 use crate::app::AppState;
 use crate::domain::permission::TOKENS_INTROSPECT;
 use crate::oauth::OAuthError;
+use crate::store::StoreError;
 
 /// Largest request body read at the OAuth endpoints; a token request is a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -103,6 +105,15 @@ impl IntoResponse for OAuthErrorResponse {
                 "insufficient_scope",
                 self.error.to_string(),
             ),
+            // Not an RFC 6749 §5.2 code for this endpoint, but the one clients know (§4.1.2.1).
+            OAuthError::Internal(e @ StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "database unavailable at an OAuth endpoint");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the database is unavailable; retry shortly".to_owned(),
+                )
+            }
             OAuthError::Internal(e) => {
                 tracing::error!(error = %e, "internal error at an OAuth endpoint");
                 (
@@ -115,6 +126,10 @@ impl IntoResponse for OAuthErrorResponse {
         let status = self.status_override.unwrap_or(status);
         let body = serde_json::json!({ "error": code, "error_description": description });
         let mut res = (status, no_store(), axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
         let challenge = match self.challenge {
             _ if status != StatusCode::UNAUTHORIZED => None,
             Challenge::None => None,
@@ -323,7 +338,7 @@ async fn authenticate(
     match app.oauth.authenticate(&creds.id, &creds.secret).await {
         Ok(rec) => Ok((rec, creds.id)),
         Err(error) => Err(OAuthErrorResponse {
-            error,
+            error: super::metrics::count_failure(app, error),
             challenge: if creds.basic {
                 Challenge::BasicTried
             } else {
@@ -356,15 +371,33 @@ async fn authenticate_assertion(
     let rec = app
         .oauth
         .authenticate_assertion(params.get("client_id"), assertion)
-        .await?;
+        .await
+        .map_err(|e| OAuthErrorResponse::from(super::metrics::count_failure(app, e)))?;
     let client_id = rec.client_id.clone();
     Ok((rec, client_id))
 }
 
-/// `POST /oauth/token`: the client-credentials grant.
+/// `POST /oauth/token`: the client-credentials grant, counted in the metrics by result and
+/// client-authentication method.
 async fn issue_token(
     State(app): State<AppState>,
     request: axum::extract::Request,
+) -> Result<Response, OAuthErrorResponse> {
+    let mut method = "none";
+    let result = grant_token(&app, request, &mut method).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(e) => super::metrics::token_error_result(&e.error),
+    };
+    app.metrics.token_request(outcome, method);
+    result
+}
+
+/// The grant itself; sets `method` once the client's credentials are read.
+async fn grant_token(
+    app: &AppState,
+    request: axum::extract::Request,
+    method: &mut &'static str,
 ) -> Result<Response, OAuthErrorResponse> {
     // The request taken whole, not through the `HeaderMap` extractor, which copies the headers.
     let (parts, body) = request.into_parts();
@@ -377,7 +410,10 @@ async fn issue_token(
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
     }
     let (rec, client_id) = match params.get("client_assertion") {
-        Some(assertion) => authenticate_assertion(&app, headers, &params, assertion).await?,
+        Some(assertion) => {
+            *method = "private_key_jwt";
+            authenticate_assertion(app, headers, &params, assertion).await?
+        }
         None => {
             if params.get("client_assertion_type").is_some() {
                 return Err(invalid_request(
@@ -385,7 +421,12 @@ async fn issue_token(
                 ));
             }
             let creds = client_credentials(headers, &params)?;
-            authenticate(&app, creds).await?
+            *method = match &creds {
+                Some(c) if c.basic => "client_secret_basic",
+                Some(_) => "client_secret_post",
+                None => "none",
+            };
+            authenticate(app, creds).await?
         }
     };
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
@@ -482,9 +523,11 @@ async fn jwks(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
-async fn metadata(State(app): State<AppState>) -> Response {
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414), also at the OpenID discovery
+/// path and, for an issuer with a path, at the path-suffixed one (see `web::discovery`).
+pub(super) async fn metadata(State(app): State<AppState>) -> Response {
     let iss = app.oauth.issuer();
+    let url = |path| crate::config::join_url(iss, path);
     let methods = ["client_secret_basic", "client_secret_post"];
     let token_methods = [
         "client_secret_basic",
@@ -493,10 +536,10 @@ async fn metadata(State(app): State<AppState>) -> Response {
     ];
     axum::Json(serde_json::json!({
         "issuer": iss,
-        "token_endpoint": format!("{iss}/oauth/token"),
-        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{iss}/oauth/revoke"),
-        "introspection_endpoint": format!("{iss}/oauth/introspect"),
+        "token_endpoint": url("oauth/token"),
+        "jwks_uri": url(".well-known/jwks.json"),
+        "revocation_endpoint": url("oauth/revoke"),
+        "introspection_endpoint": url("oauth/introspect"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": token_methods,

@@ -272,6 +272,11 @@ pub async fn list_audit_events(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    crate::web::limits::search_texts([
+        ("actor", q.actor.as_deref().unwrap_or_default()),
+        ("target", q.target.as_deref().unwrap_or_default()),
+        ("action", q.action.as_deref().unwrap_or_default()),
+    ])?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::Unprocessable {

@@ -48,6 +48,7 @@ pub async fn list_service_accounts(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    crate::web::limits::search_text("q", query.q.as_deref().unwrap_or_default())?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::Unprocessable {

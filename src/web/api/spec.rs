@@ -558,7 +558,8 @@ pub fn openapi(issuer: &str) -> Value {
             "description": "Everything the console does, for automation. Authorise with a \
                 service account's access token from /oauth/token.",
         },
-        "servers": [{"url": issuer}],
+        // Paths start with a slash: the server URL must not end with one (OpenAPI 3 §4.7.5).
+        "servers": [{"url": issuer.trim_end_matches('/')}],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},

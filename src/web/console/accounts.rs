@@ -112,6 +112,8 @@ pub async fn list_service_accounts(
 ) -> Result<Response, ConsoleError> {
     let actor = console.session.actor(&console.source);
     let q = query.q.trim().to_owned();
+    crate::web::limits::search_text("q", &q)
+        .map_err(|e| ConsoleError::BadRequest(e.sentence("search text")))?;
     let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
     let filter = ListFilter {
         q: q.clone(),

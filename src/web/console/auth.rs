@@ -136,7 +136,10 @@ pub async fn sign_in(
     let next = safe_next(form.get("next"));
     let username = form.get("username").unwrap_or_default().to_owned();
     let password = form.get("password").unwrap_or_default().to_owned();
-    match app.admin.sign_in(&username, password, &source).await {
+    let outcome = app.admin.sign_in(&username, password, &source).await;
+    app.metrics
+        .console_sign_in(crate::web::metrics::sign_in_result(&outcome));
+    match outcome {
         Ok((token, _)) => {
             // A browser-session cookie; the server ends the session when idle or too old.
             let session = cookie(&app, SESSION_COOKIE, token, "/");

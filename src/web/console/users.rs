@@ -327,10 +327,22 @@ pub async fn audit_log(
         before_id: q.before,
         limit: 51,
     };
-    let mut events = app
-        .admin
-        .audit_events(&console.session.actor(&console.source), &filter)
-        .await?;
+    let too_long = crate::web::limits::search_texts([
+        ("actor", q.actor.as_str()),
+        ("target", q.target.as_str()),
+        ("action", q.action.as_str()),
+    ]);
+    let mut events = match too_long {
+        Ok(()) => {
+            app.admin
+                .audit_events(&console.session.actor(&console.source), &filter)
+                .await?
+        }
+        Err(e) => {
+            error = Some(e.sentence("filter"));
+            Vec::new()
+        }
+    };
     let more = events.len() > 50;
     events.truncate(50);
     let url = |before: Option<i64>| {

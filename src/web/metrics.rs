@@ -1,0 +1,201 @@
+//! Operations endpoints and the request-metrics layer: `GET /metrics` (Prometheus text),
+//! `GET /readyz` (database and change feed), and the middleware that counts and times every
+//! request by its matched route pattern.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::admin::users::SignInError;
+use crate::app::AppState;
+use crate::domain::now_ms;
+use crate::metrics::Snapshot;
+use crate::oauth::OAuthError;
+use crate::store::StoreError;
+use crate::store::health::ping;
+
+/// How long the database may take to answer the readiness probe.
+pub const READY_DB_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How far behind the change feed may be for the instance to be ready, in milliseconds.
+pub const READY_MAX_FEED_LAG_MS: i64 = 5_000;
+
+/// Label of requests that matched no route (the fallback): one value, not the raw path.
+const UNMATCHED: &str = "unmatched";
+
+/// `/readyz`, and `/metrics` unless it has a listener of its own (`--metrics-bind`).
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let r = Router::new().route("/readyz", get(readyz));
+    if with_metrics {
+        r.route("/metrics", get(metrics))
+    } else {
+        r
+    }
+}
+
+/// The router of the private metrics listener (`--metrics-bind`).
+pub fn metrics_only(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Starts what `serve` runs beside the main listener: the metrics upkeep every 5 s and, with
+/// `--metrics-bind`, the private metrics listener. Abort the tasks at shutdown.
+pub async fn spawn_tasks(app: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let mut tasks = Vec::new();
+    let upkeep = app.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.metrics.run_upkeep();
+        }
+    }));
+    if let Some(addr) = app.config.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+        tracing::info!("metrics at http://{addr}/metrics");
+        let router = metrics_only(app.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        }));
+    }
+    Ok(tasks)
+}
+
+/// Middleware: counts and times each request under its matched route pattern.
+pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let res = next.run(req).await;
+    app.metrics.http_request(
+        route.as_deref().unwrap_or(UNMATCHED),
+        res.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    res
+}
+
+/// The state gauges, read now.
+fn snapshot(app: &AppState) -> Snapshot {
+    let pool = app.store.pool();
+    let size = pool.size() as usize;
+    let idle = pool.num_idle();
+    Snapshot {
+        cached_accounts: app.oauth.cache().len(),
+        change_feed_lag_seconds: app.oauth.feed_health().lag_ms(now_ms()) as f64 / 1000.0,
+        verified_token_cache_hits: app.oauth.verified_token_cache_hits(),
+        pool_in_use: size.saturating_sub(idle),
+        pool_idle: idle,
+        pool_max: pool.options().get_max_connections() as usize,
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+async fn metrics(State(app): State<AppState>) -> Response {
+    let body = app.metrics.render(&snapshot(&app));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /readyz`: 200 when the database answers within [`READY_DB_TIMEOUT`] and the change
+/// feed is less than [`READY_MAX_FEED_LAG_MS`] behind; otherwise 503 naming the failed checks.
+async fn readyz(State(app): State<AppState>) -> Response {
+    let db = match tokio::time::timeout(READY_DB_TIMEOUT, ping(app.store.pool())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database did not answer");
+            Err("the database did not answer")
+        }
+        Err(_) => Err("the database did not answer within 1 s"),
+    };
+    let lag_ms = app.oauth.feed_health().lag_ms(now_ms());
+    let feed = if lag_ms < READY_MAX_FEED_LAG_MS {
+        Ok(())
+    } else {
+        Err("the change feed is more than 5 s behind")
+    };
+    let check = |r: &Result<(), &str>| match r {
+        Ok(()) => json!({"ok": true}),
+        Err(m) => json!({"ok": false, "message": m}),
+    };
+    let mut change_feed = check(&feed);
+    change_feed["lag_seconds"] = json!(lag_ms as f64 / 1000.0);
+    let failed: Vec<&str> = [("database", &db), ("change_feed", &feed)]
+        .into_iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(name, _)| name)
+        .collect();
+    let status = if failed.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if failed.is_empty() { "ready" } else { "not_ready" },
+        "failed": failed,
+        "checks": {"database": check(&db), "change_feed": change_feed},
+    });
+    (
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+/// The `result` label of a failed token request: its RFC 6749 error code.
+pub fn token_error_result(e: &OAuthError) -> &'static str {
+    match e {
+        OAuthError::InvalidRequest(_) => "invalid_request",
+        OAuthError::InvalidClient => "invalid_client",
+        OAuthError::InvalidToken => "invalid_token",
+        OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+        OAuthError::InvalidScope => "invalid_scope",
+        OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+        OAuthError::InsufficientScope(_) => "insufficient_scope",
+        OAuthError::Internal(StoreError::Unavailable(_)) => "temporarily_unavailable",
+        OAuthError::Internal(_) => "server_error",
+    }
+}
+
+/// Counts a failed client authentication (at any OAuth endpoint) and passes the error on.
+pub fn count_failure(app: &AppState, error: OAuthError) -> OAuthError {
+    if matches!(error, OAuthError::InvalidClient) {
+        app.metrics.client_auth_failure();
+    }
+    error
+}
+
+/// The `result` label of a console sign-in.
+pub fn sign_in_result<T>(r: &Result<T, SignInError>) -> &'static str {
+    match r {
+        Ok(_) => "success",
+        Err(SignInError::Invalid) => "failure",
+        Err(SignInError::Throttled { .. }) => "throttled",
+        Err(SignInError::Busy) => "busy",
+        Err(SignInError::Store(_)) => "error",
+    }
+}
