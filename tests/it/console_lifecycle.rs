@@ -314,6 +314,7 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
             ],
         )
         .await;
+    let res = b.follow(&res).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let html = res.text();
     assert!(html.contains("Changes saved."));
@@ -356,6 +357,7 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
             ],
         )
         .await;
+    let res = b.follow(&res).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.text().contains("No roles"));
 }

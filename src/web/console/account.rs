@@ -5,10 +5,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
-use super::accounts::{AccountRowView, CredentialsPage, RoleChoice};
-use super::{Chrome, Console, ConsoleError, FormFields};
+use super::accounts::{AccountRowView, CredentialsPage, RoleChoice, list_url};
+use super::{Chrome, Console, ConsoleError, Flash, FormFields, redirect_with_notice};
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
 use crate::domain::format_ms;
@@ -24,10 +24,13 @@ pub struct AccountRowPartial {
     r: AccountRowView,
     csrf: String,
     can_write: bool,
+    q: String,
+    after: String,
 }
 
 /// `POST /settings/service-accounts/{id}/enabled`: flips the Enabled toggle. htmx gets the
-/// new row; a plain form post goes back to the list.
+/// new row; a plain form post goes back to the list with the search and page it came from
+/// (`q`, `after`) and a notice saying what changed.
 pub async fn toggle_service_account(
     State(app): State<AppState>,
     console: Console,
@@ -47,15 +50,25 @@ pub async fn toggle_service_account(
     };
     let actor = console.session.actor(&console.source);
     let account = app.admin.set_enabled(&actor, &id, enabled).await?;
+    let q = form.get("q").unwrap_or_default().trim().to_owned();
+    let after = form.get("after").unwrap_or_default().trim().to_owned();
     if headers.contains_key("hx-request") {
         Ok(AccountRowPartial {
             r: AccountRowView::from(&account),
             csrf: console.session.csrf_token.clone(),
             can_write: true,
+            q,
+            after,
         }
         .into_response())
     } else {
-        Ok(Redirect::to("/settings/service-accounts").into_response())
+        let back = list_url(&q, Some(after.as_str()).filter(|a| !a.is_empty()));
+        let notice = format!(
+            "{} {}.",
+            account.account.name,
+            if enabled { "enabled" } else { "disabled" }
+        );
+        Ok(redirect_with_notice(&back, &notice))
     }
 }
 
@@ -163,13 +176,14 @@ async fn account_page(
     })
 }
 
-/// `GET /settings/service-accounts/{id}`.
+/// `GET /settings/service-accounts/{id}`, with the notice of the change just made.
 pub async fn show_service_account(
     State(app): State<AppState>,
     console: Console,
+    Flash(notice): Flash,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    Ok(account_page(&app, &console, &id, None)
+    Ok(account_page(&app, &console, &id, notice)
         .await?
         .into_response())
 }
@@ -292,11 +306,7 @@ pub async fn save_service_account(
     };
     let message = match result {
         Ok(_) => {
-            return Ok(
-                account_page(&app, &console, &id, Some("Changes saved.".into()))
-                    .await?
-                    .into_response(),
-            );
+            return Ok(redirect_with_notice(&account_url(&id), "Changes saved."));
         }
         Err(e) => super::form_error(e)?,
     };
@@ -434,7 +444,10 @@ pub async fn delete_service_account(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     app.admin.delete_account(&actor, &id).await?;
-    Ok(Redirect::to("/settings/service-accounts").into_response())
+    Ok(redirect_with_notice(
+        "/settings/service-accounts",
+        &format!("{} deleted.", s.account.name),
+    ))
 }
 
 /// `POST /settings/service-accounts/{id}/sessions/revoke`: revokes one token.
@@ -449,11 +462,7 @@ pub async fn revoke_session(
     app.admin
         .revoke_session(&console.session.actor(&console.source), &id, &jti)
         .await?;
-    Ok(
-        account_page(&app, &console, &id, Some("Token revoked.".into()))
-            .await?
-            .into_response(),
-    )
+    Ok(redirect_with_notice(&account_url(&id), "Token revoked."))
 }
 
 /// `POST /settings/service-accounts/{id}/sessions/revoke-all`.
@@ -467,12 +476,14 @@ pub async fn revoke_all_sessions(
     app.admin
         .revoke_all_sessions(&console.session.actor(&console.source), &id)
         .await?;
-    Ok(account_page(
-        &app,
-        &console,
-        &id,
-        Some("Every token of this account was revoked.".into()),
-    )
-    .await?
-    .into_response())
+    Ok(redirect_with_notice(
+        &account_url(&id),
+        "Every token of this account was revoked.",
+    ))
+}
+
+/// The account page's address (`id` as the router matched it, so it is path-safe).
+fn account_url(id: &str) -> String {
+    let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/settings/service-accounts/{id}")
 }

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::{Chrome, Console, ConsoleError, FormFields};
+use super::{Chrome, Console, ConsoleError, Flash, FormFields};
 use crate::admin::AdminError;
 use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::app::AppState;
@@ -63,6 +63,7 @@ pub struct ServiceAccountsPage {
     chrome: Option<Chrome>,
     section: &'static str,
     token_url: String,
+    notice: Option<String>,
     table: ServiceAccountsTablePartial,
 }
 
@@ -73,6 +74,8 @@ pub struct ServiceAccountsTablePartial {
     rows: Vec<AccountRowView>,
     csrf: String,
     q: String,
+    /// The cursor of this page (empty on the first), sent back by the toggle.
+    after: String,
     paged: bool,
     can_write: bool,
     first_url: String,
@@ -87,7 +90,8 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-fn list_url(q: &str, after: Option<&str>) -> String {
+/// The list's address for a search and a page.
+pub(crate) fn list_url(q: &str, after: Option<&str>) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     if !q.is_empty() {
         ser.append_pair("q", q);
@@ -107,6 +111,7 @@ fn list_url(q: &str, after: Option<&str>) -> String {
 pub async fn list_service_accounts(
     State(app): State<AppState>,
     console: Console,
+    Flash(notice): Flash,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
@@ -133,6 +138,11 @@ pub async fn list_service_accounts(
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         first_url: list_url(&q, None),
         next_url,
+        after: if after.is_some() {
+            query.after.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
         q,
     };
     let htmx_table = headers
@@ -145,6 +155,7 @@ pub async fn list_service_accounts(
             chrome: console.chrome(),
             section: "service-accounts",
             token_url: app.admin.token_url().to_owned(),
+            notice,
             table,
         }
         .into_response()
