@@ -477,3 +477,232 @@ async fn status_pills_have_enough_contrast_and_the_command_box_takes_focus() {
     assert!(ratio >= 4.5, "{fg} on {bg} is {ratio:.2}:1");
     chrome.client.clone().close().await.unwrap();
 }
+
+/// The elements that reach past the right edge of the screen, for a failure's message.
+async fn too_wide(chrome: &Chrome) -> String {
+    chrome
+        .client
+        .execute(
+            "const w = document.documentElement.clientWidth; \
+             return Array.from(document.querySelectorAll('body *')) \
+               .filter(e => e.getBoundingClientRect().right > w + 0.5) \
+               .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)) \
+               .slice(0, 8).join(', ');",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `(scrollWidth, clientWidth)` of the page.
+async fn widths(chrome: &Chrome) -> (u64, u64) {
+    let v = chrome
+        .client
+        .execute(
+            "const d = document.documentElement; return [d.scrollWidth, d.clientWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
+    let Some(chrome) = chrome("phone-walk").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app
+        .account("billing")
+        .roles(&["Auditor", "Token Introspector"])
+        .create()
+        .await;
+    app.token(&c).await;
+    let pages = every_page(&app, &c.id).await;
+    chrome.client.set_window_size(390, 844).await.unwrap();
+
+    chrome.client.goto(&format!("{base}/login")).await.unwrap();
+    chrome.wait_for_heading("Sign in").await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(client <= 390, "the viewport is {client} px");
+    assert!(
+        scroll <= client,
+        "/login is {scroll} px wide at {client} px"
+    );
+    chrome.sign_in(&base, "admin").await;
+
+    // The settings menu is folded into a button.
+    let link = "nav.sidebar a[href='/settings/roles']";
+    assert!(!chrome.find(link).await.is_displayed().await.unwrap());
+    chrome
+        .find("details.sidebar-menu summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.find(link).await.click().await.unwrap();
+    chrome.wait_for_heading("Roles").await;
+
+    let mut checked = vec!["/settings/service-accounts/no-such-page".to_owned()];
+    checked.extend(pages.iter().map(|(p, _)| p.clone()));
+    for path in &checked {
+        chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+        chrome.find("main h1").await;
+        let (scroll, client) = widths(&chrome).await;
+        assert!(
+            scroll <= client,
+            "{path} is {scroll} px wide at {client} px: {}",
+            too_wide(&chrome).await
+        );
+    }
+
+    // The wizard to its last step, the credentials.
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts/new"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    chrome
+        .find("#name")
+        .await
+        .send_keys("a-service-account-with-a-rather-long-name")
+        .await
+        .unwrap();
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Roles").await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(scroll <= client, "step 2 is {scroll} px wide");
+    chrome
+        .find("button[value=create]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Credentials for").await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(scroll <= client, "step 3 is {scroll} px wide");
+    chrome.client.clone().close().await.unwrap();
+}
+
+async fn active(chrome: &Chrome) -> String {
+    chrome
+        .client
+        .execute(
+            "const e = document.activeElement; return e.tagName + ' ' + e.textContent.trim().slice(0, 40);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_skip_link_leads_to_the_content_and_focus_follows_each_new_page() {
+    let Some(chrome) = chrome("focus").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    chrome.sign_in(&base, "admin").await;
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Accounts").await;
+
+    // The first Tab reaches the skip link, and it leads into the page's content.
+    chrome
+        .find("body")
+        .await
+        .send_keys("\u{e004}")
+        .await
+        .unwrap();
+    assert_eq!(active(&chrome).await, "A Skip to content");
+    chrome
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{e007}")
+        .await
+        .unwrap();
+    let focused = chrome
+        .client
+        .execute(
+            "return document.querySelector('main').contains(document.activeElement);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        focused,
+        json!(true),
+        "focus is in main: {}",
+        active(&chrome).await
+    );
+
+    // A boosted navigation puts focus on the new page's heading…
+    chrome
+        .find("nav.sidebar a[href='/settings/roles']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Roles").await;
+    wait_for_active(&chrome, "H1 Roles").await;
+
+    // …and so does each wizard step.
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts/new"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    chrome
+        .find("#name")
+        .await
+        .send_keys("billing")
+        .await
+        .unwrap();
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_active(&chrome, "H1 Roles").await;
+    chrome
+        .find("button[value=create]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_active(&chrome, "H1 Credentials for billing").await;
+    chrome.client.clone().close().await.unwrap();
+}
+
+async fn wait_for_active(chrome: &Chrome, want: &str) {
+    let mut last = String::new();
+    for _ in 0..50 {
+        last = active(chrome).await;
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("focus is on {last:?}, not {want:?}");
+}
