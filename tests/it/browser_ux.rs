@@ -706,3 +706,164 @@ async fn wait_for_active(chrome: &Chrome, want: &str) {
     }
     panic!("focus is on {last:?}, not {want:?}");
 }
+
+/// axe-core's script, installed by `.ci/run` with npm under `tests/axe` (never served).
+fn axe_source() -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/axe/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Some(s),
+        Err(_) if std::env::var_os("KEYGATE_REQUIRE_BROWSER").is_some() => panic!(
+            "{} is missing: run npm ci --prefix tests/axe (as .ci/run does)",
+            path.display()
+        ),
+        Err(_) => {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "accessibility check skipped: run npm ci --prefix tests/axe to install axe-core"
+            );
+            None
+        }
+    }
+}
+
+/// The serious and critical axe-core violations of the page shown now.
+async fn axe_violations(chrome: &Chrome, axe: &str) -> Vec<String> {
+    chrome
+        .client
+        .execute(&format!("{axe}\n; return typeof axe;"), vec![])
+        .await
+        .unwrap();
+    let found = chrome
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations \
+               .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+               .map(v => v.impact + ' ' + v.id + ': ' + v.nodes.slice(0, 3) \
+                 .map(n => n.target.join(' ') + ' ' + (n.failureSummary || '').slice(0, 160)).join(' | ')))) \
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
+    let Some(axe) = axe_source() else {
+        return;
+    };
+    let Some(chrome) = chrome("axe").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app
+        .account("billing")
+        .roles(&["Auditor", "Token Introspector"])
+        .create()
+        .await;
+    app.token(&c).await;
+    let off = app.account("ledger").create().await;
+    app.disable(&off).await;
+    let pages = every_page(&app, &c.id).await;
+    let mut problems = Vec::new();
+
+    chrome.client.goto(&format!("{base}/login")).await.unwrap();
+    chrome.wait_for_heading("Sign in").await;
+    for v in axe_violations(&chrome, &axe).await {
+        problems.push(format!("/login: {v}"));
+    }
+    chrome.sign_in(&base, "admin").await;
+    let mut checked = vec![(
+        "/settings/service-accounts/no-such-page".to_owned(),
+        "Not found".to_owned(),
+    )];
+    checked.extend(pages);
+    for (path, heading) in &checked {
+        chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+        chrome.wait_for_heading(heading).await;
+        for v in axe_violations(&chrome, &axe).await {
+            problems.push(format!("{path}: {v}"));
+        }
+    }
+    // The wizard's later steps and a validation answer.
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts/new"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text_in(&chrome, "#name-error", "Name is required.").await;
+    for v in axe_violations(&chrome, &axe).await {
+        problems.push(format!("wizard step 1 with an error: {v}"));
+    }
+    chrome
+        .find("#name")
+        .await
+        .send_keys("exporter")
+        .await
+        .unwrap();
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Roles").await;
+    for v in axe_violations(&chrome, &axe).await {
+        problems.push(format!("wizard step 2: {v}"));
+    }
+    chrome
+        .find("button[value=create]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Credentials for").await;
+    for v in axe_violations(&chrome, &axe).await {
+        problems.push(format!("wizard step 3: {v}"));
+    }
+    // A phone-sized screen, with the menu folded.
+    chrome.client.set_window_size(390, 844).await.unwrap();
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Accounts").await;
+    for v in axe_violations(&chrome, &axe).await {
+        problems.push(format!("list at 390 px: {v}"));
+    }
+    // What a read-only user sees.
+    chrome.client.set_window_size(1280, 900).await.unwrap();
+    chrome.client.delete_cookie("kg_session").await.unwrap();
+    chrome.sign_in(&base, "auditor").await;
+    for path in [
+        "/settings/service-accounts".to_owned(),
+        format!("/settings/service-accounts/{}", c.id),
+        "/settings/roles".to_owned(),
+    ] {
+        chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+        chrome.find("main h1").await;
+        for v in axe_violations(&chrome, &axe).await {
+            problems.push(format!("{path} read-only: {v}"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    chrome.client.clone().close().await.unwrap();
+}
