@@ -867,3 +867,60 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     assert!(problems.is_empty(), "{problems:#?}");
     chrome.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_switch_keeps_focus_and_its_notice_undoes_the_change() {
+    let Some(chrome) = chrome("toggle-undo").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app.account("billing").create().await;
+    chrome.sign_in(&base, "admin").await;
+    let row = format!("tr[data-account-id='{}']", c.id);
+    let switch = format!("#switch-{}", c.id);
+    chrome.find(&switch).await.click().await.unwrap();
+    let notice =
+        wait_for_text_in(&chrome, &format!("{row} [role=status]"), "billing disabled").await;
+    assert_eq!(notice.trim(), "billing disabled · Undo");
+    assert_eq!(chrome.text_of(&switch).await, "Disabled");
+    let focused = chrome
+        .client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        focused,
+        json!(format!("switch-{}", c.id)),
+        "focus stays on the switch"
+    );
+    assert!(
+        !app.state
+            .admin
+            .get_account(&Actor::system(), &c.id)
+            .await
+            .unwrap()
+            .account
+            .enabled
+    );
+
+    chrome
+        .find(&format!("{row} .row-notice button"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text_in(&chrome, &format!("{row} [role=status]"), "billing enabled").await;
+    assert_eq!(chrome.text_of(&switch).await, "Enabled");
+    assert!(
+        app.state
+            .admin
+            .get_account(&Actor::system(), &c.id)
+            .await
+            .unwrap()
+            .account
+            .enabled
+    );
+    assert_eq!(current_path(&chrome).await, "/settings/service-accounts");
+    chrome.client.clone().close().await.unwrap();
+}

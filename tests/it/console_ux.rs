@@ -444,3 +444,50 @@ async fn the_first_run_command_box_can_be_reached_by_keyboard() {
     assert!(pre.contains("tabindex=\"0\""), "{pre}");
     assert!(pre.contains("aria-label=\""), "{pre}");
 }
+
+#[tokio::test]
+async fn the_toggle_says_what_it_did_with_an_undo_and_the_account_page_has_the_same_switch() {
+    let app = TestApp::spawn().await;
+    let c = app.account("billing").create().await;
+    let mut b = signed_in_admin(&app).await;
+    let csrf = b.csrf().await;
+    let toggle = format!("/settings/service-accounts/{}/enabled", c.id);
+    let res = b
+        .post_with_headers(&toggle, &[("csrf", &csrf), ("enabled", "false")], HTMX_ROW)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let row = res.text();
+    assert!(row.starts_with("<tr"), "{row}");
+    assert!(
+        row.contains("<div class=\"row-notice\" role=\"status\">billing disabled ·"),
+        "{row}"
+    );
+    // Undo posts the other value to the same switch.
+    let undo = &row[row.find("row-notice").unwrap()..];
+    assert!(undo.contains(&format!("hx-post=\"{toggle}\"")), "{undo}");
+    assert!(undo.contains("name=\"enabled\" value=\"true\""), "{undo}");
+    assert!(undo.contains(">Undo</button>"), "{undo}");
+    assert!(!enabled(&app, &c.id).await);
+    // The list itself shows no stale notice.
+    let list = b.get("/settings/service-accounts").await.text();
+    assert!(!list.contains("row-notice"), "{list}");
+
+    // On the account page: Enable, and back to the account page.
+    let account = format!("/settings/service-accounts/{}", c.id);
+    let page = b.get(&account).await.text();
+    let form = &page[page.find("status-action").unwrap()..];
+    assert!(form.contains("name=\"from\" value=\"account\""), "{form}");
+    assert!(form.contains("name=\"enabled\" value=\"true\""), "{form}");
+    assert!(form.contains(">Enable</button>"), "{form}");
+    let res = b
+        .post(
+            &toggle,
+            &[("csrf", &csrf), ("from", "account"), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(res.header(header::LOCATION), Some(account.as_str()));
+    let page = b.follow(&res).await.text();
+    assert!(page.contains("billing enabled."), "{page}");
+    assert!(page.contains(">Disable</button>"), "{page}");
+    assert!(enabled(&app, &c.id).await);
+}

@@ -29,8 +29,9 @@ pub struct AccountRowPartial {
 }
 
 /// `POST /settings/service-accounts/{id}/enabled`: flips the Enabled toggle. htmx gets the
-/// new row; a plain form post goes back to the list with the search and page it came from
-/// (`q`, `after`) and a notice saying what changed.
+/// new row, saying what changed with an Undo; a plain form post goes back to the list with
+/// the search and page it came from (`q`, `after`), or to the account page when it came
+/// from there (`from=account`), with a notice saying what changed.
 pub async fn toggle_service_account(
     State(app): State<AppState>,
     console: Console,
@@ -52,23 +53,30 @@ pub async fn toggle_service_account(
     let account = app.admin.set_enabled(&actor, &id, enabled).await?;
     let q = form.get("q").unwrap_or_default().trim().to_owned();
     let after = form.get("after").unwrap_or_default().trim().to_owned();
+    let notice = format!(
+        "{} {}",
+        account.account.name,
+        if enabled { "enabled" } else { "disabled" }
+    );
     if headers.contains_key("hx-request") {
+        let mut r = AccountRowView::from(&account);
+        r.notice = Some(notice);
         Ok(AccountRowPartial {
-            r: AccountRowView::from(&account),
+            r,
             csrf: console.session.csrf_token.clone(),
             can_write: true,
             q,
             after,
         }
         .into_response())
+    } else if form.get("from") == Some("account") {
+        Ok(redirect_with_notice(
+            &account_url(&account.account.id),
+            &format!("{notice}."),
+        ))
     } else {
         let back = list_url(&q, Some(after.as_str()).filter(|a| !a.is_empty()));
-        let notice = format!(
-            "{} {}.",
-            account.account.name,
-            if enabled { "enabled" } else { "disabled" }
-        );
-        Ok(redirect_with_notice(&back, &notice))
+        Ok(redirect_with_notice(&back, &format!("{notice}.")))
     }
 }
 

@@ -31,6 +31,8 @@ pub struct AccountRowView {
     pub(crate) enabled: bool,
     pub(crate) created: String,
     pub(crate) last_used: Option<String>,
+    /// What the toggle just did, shown in the row with an Undo ("billing disabled").
+    pub(crate) notice: Option<String>,
 }
 
 impl From<&AccountSummary> for AccountRowView {
@@ -52,6 +54,7 @@ impl From<&AccountSummary> for AccountRowView {
             enabled: s.account.enabled,
             created: format_ms(s.account.created_at),
             last_used: s.account.last_used_at.map(format_ms),
+            notice: None,
         }
     }
 }
