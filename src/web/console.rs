@@ -157,6 +157,8 @@ pub struct Chrome {
     pub can_users: bool,
     /// Whether the Audit Log page is shown.
     pub can_audit: bool,
+    /// Whether the user may look but change nothing (marked "View only").
+    pub view_only: bool,
 }
 
 /// A request from a signed-in console user.
@@ -175,6 +177,13 @@ impl Console {
             csrf: self.session.csrf_token.clone(),
             can_users: self.session.can(crate::domain::permission::USERS_READ),
             can_audit: self.session.can(crate::domain::permission::AUDIT_READ),
+            view_only: ![
+                crate::domain::permission::SERVICE_ACCOUNTS_WRITE,
+                crate::domain::permission::ROLES_WRITE,
+                crate::domain::permission::USERS_WRITE,
+            ]
+            .iter()
+            .any(|p| self.session.can(p)),
         })
     }
 
@@ -216,7 +225,14 @@ impl FromRequestParts<AppState> for Console {
             crate::web::extract::Source::from_request_parts(parts, app)
                 .await
                 .unwrap_or_else(|e| match e {});
-        Ok(Self { session, source })
+        let console = Self { session, source };
+        // An error page for this request keeps the signed-in header and sidebar.
+        if let Some(slot) = parts.extensions.get::<ChromeSlot>()
+            && let Ok(mut chrome) = slot.0.lock()
+        {
+            *chrome = console.chrome();
+        }
+        Ok(console)
     }
 }
 
@@ -288,6 +304,7 @@ pub fn form_error(e: AdminError) -> Result<String, ConsoleError> {
 #[template(path = "error.html")]
 pub struct ErrorPage {
     chrome: Option<Chrome>,
+    section: &'static str,
     title: String,
     message: String,
     back: String,
@@ -370,6 +387,11 @@ impl ConsoleError {
     }
 }
 
+/// Where the [`Console`] extractor leaves the signed-in user's header, so an error page
+/// rendered without it (by [`ConsoleError`]) can be shown with it.
+#[derive(Debug, Clone, Default)]
+struct ChromeSlot(std::sync::Arc<std::sync::Mutex<Option<Chrome>>>);
+
 /// Marks a response as a console error, so [`htmx_answers`] can answer an htmx request
 /// with a message (or a sign-in redirect) instead of a whole page.
 #[derive(Debug, Clone)]
@@ -393,6 +415,7 @@ impl IntoResponse for ConsoleError {
         let (status, title, message) = self.shown();
         let page = ErrorPage {
             chrome: None,
+            section: "",
             title: title.to_owned(),
             message: message.clone(),
             back: "/settings/service-accounts".to_owned(),
@@ -444,8 +467,11 @@ fn login_url(next: Option<&str>) -> String {
 /// - An error answer to an htmx request that targets a part of the page (a row, the
 ///   table) becomes a message retargeted to `#notices`, never an error page inside a
 ///   fragment. A boosted navigation (a whole page) keeps its error page.
+/// - An error page for a signed-in user keeps the top bar and the sidebar.
 /// - A notice carried by [`redirect_with_notice`] is cleared once a page has shown it.
-async fn htmx_answers(req: Request, next: Next) -> Response {
+async fn htmx_answers(mut req: Request, next: Next) -> Response {
+    let slot = ChromeSlot::default();
+    req.extensions_mut().insert(slot.clone());
     let headers = req.headers();
     let htmx = headers.contains_key("hx-request");
     let boosted = headers.contains_key("hx-boosted");
@@ -484,7 +510,20 @@ async fn htmx_answers(req: Request, next: Next) -> Response {
         return (StatusCode::UNAUTHORIZED, h).into_response();
     }
     if whole_page {
-        return res;
+        let chrome = slot.0.lock().ok().and_then(|mut c| c.take());
+        return match chrome {
+            Some(chrome) => {
+                let page = ErrorPage {
+                    chrome: Some(chrome),
+                    section: "",
+                    title: mark.title.to_owned(),
+                    message: mark.message,
+                    back: "/settings/service-accounts".to_owned(),
+                };
+                (res.status(), page).into_response()
+            }
+            None => res,
+        };
     }
     let status = res.status();
     let notice = ErrorNoticePartial {

@@ -491,3 +491,56 @@ async fn the_toggle_says_what_it_did_with_an_undo_and_the_account_page_has_the_s
     assert!(page.contains(">Disable</button>"), "{page}");
     assert!(enabled(&app, &c.id).await);
 }
+
+#[tokio::test]
+async fn error_pages_keep_the_top_bar_and_the_sidebar_and_read_only_users_see_a_mark() {
+    let app = TestApp::spawn().await;
+    let c = app.account("billing").create().await;
+    crate::console::console_user(&app, "auditor", &["Auditor"]).await;
+    let mut b = signed_in_admin(&app).await;
+
+    let res = b.get("/settings/service-accounts/no-such-account").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let html = res.text();
+    assert!(html.contains("<h1>Not found</h1>"), "{html}");
+    assert!(
+        html.contains("<nav class=\"sidebar\" aria-label=\"Settings\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"username\">admin</span>"),
+        "{html}"
+    );
+    assert!(html.contains("action=\"/logout\""), "{html}");
+    assert!(
+        !html.contains("View only"),
+        "an administrator changes things"
+    );
+
+    let res = b
+        .post(
+            &format!("/settings/service-accounts/{}/enabled", c.id),
+            &[("csrf", "stale"), ("enabled", "false")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let html = res.text();
+    assert!(html.contains("<h1>Form expired</h1>"), "{html}");
+    assert!(html.contains("aria-label=\"Settings\""), "{html}");
+
+    let mut a = Browser::new(&app);
+    a.sign_in("auditor", crate::console::PASSWORD).await;
+    let list = a.get("/settings/service-accounts").await.text();
+    assert!(list.contains("class=\"view-only\""), "{list}");
+    let res = a.get("/settings/service-accounts/new").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let html = res.text();
+    assert!(html.contains("<h1>Not allowed</h1>"), "{html}");
+    assert!(html.contains("aria-label=\"Settings\""), "{html}");
+    assert!(html.contains(">View only</span>"), "{html}");
+
+    // Signed out, an unknown address has no sidebar to show.
+    let res = Browser::new(&app).get("/no-such-page").await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert!(!res.text().contains("aria-label=\"Settings\""));
+}
