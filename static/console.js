@@ -58,3 +58,12 @@ document.addEventListener("htmx:afterSettle", function (event) {
   heading.setAttribute("tabindex", "-1");
   heading.focus();
 });
+// Times: the hover shows the browser's local time (the page says "3 min ago").
+function localTimes(root) {
+  root.querySelectorAll("time[datetime][title]").forEach(function (t) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) t.title = d.toLocaleString();
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+document.addEventListener("htmx:afterSettle", function () { localTimes(document); });

@@ -6,6 +6,7 @@ pub mod account;
 pub mod accounts;
 pub mod auth;
 pub mod users;
+pub mod when;
 
 use std::path::PathBuf;
 

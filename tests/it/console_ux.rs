@@ -544,3 +544,37 @@ async fn error_pages_keep_the_top_bar_and_the_sidebar_and_read_only_users_see_a_
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     assert!(!res.text().contains("aria-label=\"Settings\""));
 }
+
+#[tokio::test]
+async fn times_read_as_so_long_ago_with_the_exact_instant_kept() {
+    let app = TestApp::spawn().await;
+    let c = app.account("billing").roles(&["Auditor"]).create().await;
+    app.token(&c).await;
+    let created = app
+        .state
+        .admin
+        .get_account(&Actor::system(), &c.id)
+        .await
+        .unwrap()
+        .account
+        .created_at;
+    let iso = keygate::domain::format_ms(created);
+    let mut b = signed_in_admin(&app).await;
+    let time = format!("<time datetime=\"{iso}\" title=\"");
+    let list = b.get("/settings/service-accounts").await.text();
+    let at = list
+        .find(&time)
+        .unwrap_or_else(|| panic!("{time} in {list}"));
+    let tag = &list[at..at + list[at..].find("</time>").unwrap()];
+    assert!(tag.ends_with(">just now"), "{tag}");
+    assert!(tag.contains(" UTC\""), "{tag}");
+
+    let page = b
+        .get(&format!("/settings/service-accounts/{}", c.id))
+        .await
+        .text();
+    assert!(page.contains(&time), "{page}");
+    // The token's expiry, an hour ahead, in the sessions table.
+    assert!(page.contains(">in 1 hour</time>"), "{page}");
+    assert!(!page.contains(&format!(">{iso}</time>")), "no raw instants");
+}

@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::accounts::{AccountRowView, CredentialsPage, RoleChoice, list_url};
+use super::when::When;
 use super::{Chrome, Console, ConsoleError, Flash, FormFields, redirect_with_notice};
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
-use crate::domain::format_ms;
 use crate::domain::permission::{AUDIT_READ, SERVICE_ACCOUNTS_WRITE};
 use crate::store::accounts::{AccountRow, AccountSummary};
 use crate::store::audit::AuditFilter;
@@ -82,7 +82,7 @@ pub async fn toggle_service_account(
 
 /// An audit event as shown on the account page.
 pub struct EventView {
-    at: String,
+    at: When,
     actor: String,
     action: String,
     source: String,
@@ -91,8 +91,8 @@ pub struct EventView {
 /// A live token as shown on the account page.
 pub struct SessionView {
     jti: String,
-    issued: String,
-    expires: String,
+    issued: When,
+    expires: When,
 }
 
 /// The account page.
@@ -102,9 +102,9 @@ pub struct AccountPage {
     chrome: Option<Chrome>,
     section: &'static str,
     a: AccountRow,
-    created: String,
-    last_used: Option<String>,
-    previous: Option<(String, String)>,
+    created: When,
+    last_used: Option<When>,
+    previous: Option<(String, When)>,
     token_url: String,
     roles: Vec<RoleRow>,
     groups: Vec<crate::store::accounts::RoleRef>,
@@ -127,6 +127,7 @@ async fn account_page(
     let AccountSummary { account, roles } = app.admin.get_account(&actor, id).await?;
     let role_ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
     let all_roles = app.admin.list_roles(&actor).await?;
+    let now = crate::domain::now_ms();
     let events = if actor.can(AUDIT_READ) {
         let filter = AuditFilter {
             target: Some(account.id.clone()),
@@ -138,7 +139,7 @@ async fn account_page(
             .await?
             .into_iter()
             .map(|e| EventView {
-                at: format_ms(e.at),
+                at: When::at(e.at, now),
                 actor: e.actor_name,
                 action: e.action,
                 source: e.source,
@@ -147,14 +148,13 @@ async fn account_page(
     } else {
         Vec::new()
     };
-    let now = crate::domain::now_ms();
     Ok(AccountPage {
         chrome: console.chrome(),
         section: "service-accounts",
-        created: format_ms(account.created_at),
-        last_used: account.last_used_at.map(format_ms),
+        created: When::at(account.created_at, now),
+        last_used: account.last_used_at.map(|t| When::at(t, now)),
         previous: match (&account.old_client_id, account.old_expires_at) {
-            (Some(old), Some(t)) if t > now => Some((old.clone(), format_ms(t))),
+            (Some(old), Some(t)) if t > now => Some((old.clone(), When::at(t, now))),
             _ => None,
         },
         token_url: app.admin.token_url().to_owned(),
@@ -171,8 +171,8 @@ async fn account_page(
             .await?
             .into_iter()
             .map(|s| SessionView {
-                issued: format_ms(s.issued_at),
-                expires: format_ms(s.expires_at),
+                issued: When::at(s.issued_at, now),
+                expires: When::at(s.expires_at, now),
                 jti: s.jti,
             })
             .collect(),

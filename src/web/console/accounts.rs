@@ -9,12 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
+use super::when::When;
 use super::{Chrome, Console, ConsoleError, Flash, FormFields};
 use crate::admin::AdminError;
 use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::app::AppState;
 use crate::domain::account::{AccountName, Description};
-use crate::domain::format_ms;
 use crate::domain::permission::SERVICE_ACCOUNTS_WRITE;
 use crate::store::accounts::{AccountSummary, ListFilter};
 
@@ -29,8 +29,8 @@ pub struct AccountRowView {
     pub(crate) client_id: String,
     pub(crate) roles: String,
     pub(crate) enabled: bool,
-    pub(crate) created: String,
-    pub(crate) last_used: Option<String>,
+    pub(crate) created: When,
+    pub(crate) last_used: Option<When>,
     /// What the toggle just did, shown in the row with an Undo ("billing disabled").
     pub(crate) notice: Option<String>,
 }
@@ -52,8 +52,8 @@ impl From<&AccountSummary> for AccountRowView {
                     .join(", ")
             },
             enabled: s.account.enabled,
-            created: format_ms(s.account.created_at),
-            last_used: s.account.last_used_at.map(format_ms),
+            created: When::of(s.account.created_at),
+            last_used: s.account.last_used_at.map(When::of),
             notice: None,
         }
     }
