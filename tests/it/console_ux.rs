@@ -578,3 +578,87 @@ async fn times_read_as_so_long_ago_with_the_exact_instant_kept() {
     assert!(page.contains(">in 1 hour</time>"), "{page}");
     assert!(!page.contains(&format!(">{iso}</time>")), "no raw instants");
 }
+
+#[tokio::test]
+async fn regenerating_takes_a_custom_grace_period_and_refuses_a_bad_one_inline() {
+    let app = TestApp::spawn().await;
+    let c = app.account("billing").create().await;
+    let mut b = signed_in_admin(&app).await;
+    let csrf = b.csrf().await;
+    let url = format!("/settings/service-accounts/{}/regenerate", c.id);
+    let form = b.get(&url).await.text();
+    assert!(form.contains("<option value=\"custom\""), "{form}");
+    assert!(form.contains("name=\"grace_amount\""), "{form}");
+    assert!(
+        form.contains("class=\"danger\">Regenerate Client Keys</button>"),
+        "the destructive button looks it: {form}"
+    );
+    let client_id = || async {
+        app.state
+            .admin
+            .get_account(&Actor::system(), &c.id)
+            .await
+            .unwrap()
+            .account
+    };
+
+    for (amount, unit, message) in [
+        ("soon", "minutes", "whole number above 0"),
+        ("0", "minutes", "whole number above 0"),
+        ("25", "hours", "grace period must be between"),
+    ] {
+        let res = b
+            .post(
+                &url,
+                &[
+                    ("csrf", &csrf),
+                    ("grace_period_seconds", "custom"),
+                    ("grace_amount", amount),
+                    ("grace_unit", unit),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{amount} {unit}"
+        );
+        let html = res.text();
+        assert!(html.contains(message), "{html}");
+        assert!(html.contains("role=\"alert\""), "{html}");
+        assert!(
+            html.contains(&format!("value=\"{amount}\"")),
+            "kept: {html}"
+        );
+        assert!(html.contains("<option value=\"custom\" selected"), "{html}");
+        assert_eq!(client_id().await.client_id, c.client_id, "nothing changed");
+    }
+
+    let before = keygate::domain::now_ms();
+    let res = b
+        .post(
+            &url,
+            &[
+                ("csrf", &csrf),
+                ("grace_period_seconds", "custom"),
+                ("grace_amount", "90"),
+                ("grace_unit", "minutes"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert!(res.text().contains("New client keys for billing"));
+    let account = client_id().await;
+    assert_ne!(account.client_id, c.client_id);
+    assert_eq!(account.old_client_id.as_deref(), Some(c.client_id.as_str()));
+    let ends = account.old_expires_at.unwrap();
+    assert!(
+        (before + 90 * 60_000..=keygate::domain::now_ms() + 90 * 60_000).contains(&ends),
+        "the old keys end 90 minutes from now"
+    );
+    assert_eq!(
+        app.token_response(&c).await.status,
+        StatusCode::OK,
+        "still works"
+    );
+}

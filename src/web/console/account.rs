@@ -346,6 +346,52 @@ pub struct RegeneratePage {
     csrf: String,
     id: String,
     name: String,
+    /// The chosen option: seconds, or `custom`.
+    choice: String,
+    /// The custom grace period as typed, and its unit (`minutes` or `hours`).
+    amount: String,
+    unit: String,
+    error: Option<String>,
+}
+
+impl RegeneratePage {
+    fn new(console: &Console, id: String, name: String) -> Self {
+        Self {
+            chrome: console.chrome(),
+            section: "service-accounts",
+            csrf: console.session.csrf_token.clone(),
+            id,
+            name,
+            choice: "0".to_owned(),
+            amount: String::new(),
+            unit: "minutes".to_owned(),
+            error: None,
+        }
+    }
+}
+
+/// The grace period a regenerate form asks for, in seconds: one of the offered choices,
+/// or a custom amount of minutes or hours.
+fn grace_seconds(form: &FormFields) -> Result<i64, String> {
+    match form.get("grace_period_seconds").unwrap_or("0") {
+        "custom" => {
+            let amount = form.get("grace_amount").unwrap_or_default().trim();
+            let per = match form.get("grace_unit") {
+                Some("hours") => 3_600,
+                _ => 60,
+            };
+            amount
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .and_then(|n| n.checked_mul(per))
+                .ok_or_else(|| "Type the grace period as a whole number above 0.".to_owned())
+        }
+        other => other
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| "Choose when the current keys stop working.".to_owned()),
+    }
 }
 
 /// `GET /settings/service-accounts/{id}/regenerate`.
@@ -359,14 +405,7 @@ pub async fn confirm_regenerate(
         .admin
         .get_account(&console.session.actor(&console.source), &id)
         .await?;
-    Ok(RegeneratePage {
-        chrome: console.chrome(),
-        section: "service-accounts",
-        csrf: console.session.csrf_token.clone(),
-        id,
-        name: s.account.name,
-    }
-    .into_response())
+    Ok(RegeneratePage::new(&console, id, s.account.name).into_response())
 }
 
 /// `POST /settings/service-accounts/{id}/regenerate`: the new keys, shown once, with the
@@ -378,18 +417,28 @@ pub async fn regenerate_keys(
     form: FormFields,
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
-    let grace = form
-        .get("grace_period_seconds")
-        .unwrap_or("0")
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| {
-            ConsoleError::BadRequest("Choose when the current keys stop working.".into())
-        })?;
-    let creds = app
-        .admin
-        .regenerate_credentials(&console.session.actor(&console.source), &id, grace)
-        .await?;
+    let actor = console.session.actor(&console.source);
+    let result = match grace_seconds(&form) {
+        Ok(grace) => app
+            .admin
+            .regenerate_credentials(&actor, &id, grace)
+            .await
+            .map_err(super::form_error),
+        Err(message) => Err(Ok(message)),
+    };
+    let creds = match result {
+        Ok(creds) => creds,
+        Err(Err(e)) => return Err(e),
+        Err(Ok(message)) => {
+            let s = app.admin.get_account(&actor, &id).await?;
+            let mut page = RegeneratePage::new(&console, id, s.account.name);
+            page.choice = form.get("grace_period_seconds").unwrap_or("0").to_owned();
+            page.amount = form.get("grace_amount").unwrap_or_default().to_owned();
+            page.unit = form.get("grace_unit").unwrap_or("minutes").to_owned();
+            page.error = Some(message);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
     let mut page = CredentialsPage::new(&console, &creds)?;
     page.retitle(None, format!("New client keys for {}", creds.name));
     Ok(page.into_response())
