@@ -924,3 +924,72 @@ async fn the_switch_keeps_focus_and_its_notice_undoes_the_change() {
     assert_eq!(current_path(&chrome).await, "/settings/service-accounts");
     chrome.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_status_filter_and_search_by_client_id_update_the_table_and_the_address() {
+    let Some(chrome) = chrome("list-filter").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let billing = app.account("billing").create().await;
+    let ledger = app.account("ledger").create().await;
+    app.disable(&ledger).await;
+    chrome.sign_in(&base, "admin").await;
+    let billing_row = format!("tr[data-account-id='{}']", billing.id);
+    let ledger_row = format!("tr[data-account-id='{}']", ledger.id);
+
+    chrome
+        .find("#status")
+        .await
+        .select_by_value("disabled")
+        .await
+        .unwrap();
+    wait_for_path(&chrome, "/settings/service-accounts?q=&status=disabled").await;
+    chrome.find(&ledger_row).await;
+    assert!(
+        chrome
+            .client
+            .find_all(Locator::Css(&billing_row))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    chrome
+        .find("#status")
+        .await
+        .select_by_value("")
+        .await
+        .unwrap();
+    chrome.find(&billing_row).await;
+    chrome
+        .find("#q")
+        .await
+        .send_keys(&billing.client_id)
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        if chrome
+            .client
+            .find_all(Locator::Css(&ledger_row))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        chrome
+            .client
+            .find_all(Locator::Css(&ledger_row))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the search by client ID left only its account"
+    );
+    chrome.find(&billing_row).await;
+    chrome.client.clone().close().await.unwrap();
+}

@@ -662,3 +662,79 @@ async fn regenerating_takes_a_custom_grace_period_and_refuses_a_bad_one_inline()
         "still works"
     );
 }
+
+#[tokio::test]
+async fn the_list_finds_an_account_by_client_id_or_id_and_filters_by_status_in_the_url() {
+    let app = TestApp::spawn().await;
+    let billing = app.account("billing").create().await;
+    let ledger = app.account("ledger").create().await;
+    app.disable(&ledger).await;
+    let mut b = signed_in_admin(&app).await;
+    let row = |id: &str| format!("<tr data-account-id=\"{id}\"");
+
+    for wanted in [&billing.client_id, &billing.id] {
+        let html = b
+            .get(&format!("/settings/service-accounts?q={wanted}"))
+            .await
+            .text();
+        assert!(html.contains(&row(&billing.id)), "{wanted}: {html}");
+        assert!(!html.contains(&row(&ledger.id)), "{wanted}");
+    }
+    let html = b
+        .get("/settings/service-accounts?status=disabled")
+        .await
+        .text();
+    assert!(html.contains(&row(&ledger.id)));
+    assert!(!html.contains(&row(&billing.id)));
+    assert!(
+        html.contains("<option value=\"disabled\" selected"),
+        "{html}"
+    );
+    // The toggle keeps the filter.
+    assert!(
+        html.contains("name=\"status\" value=\"disabled\""),
+        "{html}"
+    );
+    let html = b
+        .get("/settings/service-accounts?status=enabled")
+        .await
+        .text();
+    assert!(html.contains(&row(&billing.id)));
+    assert!(!html.contains(&row(&ledger.id)));
+    // An exact client ID of an account the filter hides finds nothing.
+    let html = b
+        .get(&format!(
+            "/settings/service-accounts?q={}&status=disabled",
+            billing.client_id
+        ))
+        .await
+        .text();
+    assert!(!html.contains(&row(&billing.id)), "{html}");
+    assert!(
+        html.contains("No disabled service account matches"),
+        "{html}"
+    );
+    let html = b
+        .get("/settings/service-accounts?q=zzz&status=enabled")
+        .await
+        .text();
+    assert!(
+        html.contains("No enabled service account matches"),
+        "{html}"
+    );
+
+    let csrf = csrf_of(&html);
+    let res = b
+        .post(
+            &format!("/settings/service-accounts/{}/enabled", ledger.id),
+            &[("csrf", &csrf), ("enabled", "true"), ("status", "disabled")],
+        )
+        .await;
+    assert_eq!(
+        res.header(header::LOCATION),
+        Some("/settings/service-accounts?status=disabled")
+    );
+    let html = b.follow(&res).await.text();
+    assert!(html.contains("ledger enabled."), "{html}");
+    assert!(html.contains("No disabled service account."), "{html}");
+}

@@ -25,6 +25,7 @@ pub struct AccountRowPartial {
     csrf: String,
     can_write: bool,
     q: String,
+    status: String,
     after: String,
 }
 
@@ -53,6 +54,7 @@ pub async fn toggle_service_account(
     let account = app.admin.set_enabled(&actor, &id, enabled).await?;
     let q = form.get("q").unwrap_or_default().trim().to_owned();
     let after = form.get("after").unwrap_or_default().trim().to_owned();
+    let status = super::accounts::status_filter(form.get("status").unwrap_or_default()).to_owned();
     let notice = format!(
         "{} {}",
         account.account.name,
@@ -66,6 +68,7 @@ pub async fn toggle_service_account(
             csrf: console.session.csrf_token.clone(),
             can_write: true,
             q,
+            status,
             after,
         }
         .into_response())
@@ -75,7 +78,7 @@ pub async fn toggle_service_account(
             &format!("{notice}."),
         ))
     } else {
-        let back = list_url(&q, Some(after.as_str()).filter(|a| !a.is_empty()));
+        let back = list_url(&q, &status, Some(after.as_str()).filter(|a| !a.is_empty()));
         Ok(redirect_with_notice(&back, &format!("{notice}.")))
     }
 }

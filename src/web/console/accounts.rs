@@ -77,6 +77,8 @@ pub struct ServiceAccountsTablePartial {
     rows: Vec<AccountRowView>,
     csrf: String,
     q: String,
+    /// The status filter (`enabled`, `disabled` or empty), sent back by the toggle.
+    status: String,
     /// The cursor of this page (empty on the first), sent back by the toggle.
     after: String,
     paged: bool,
@@ -90,14 +92,30 @@ pub struct ServiceAccountsTablePartial {
 pub struct ListQuery {
     #[serde(default)]
     q: String,
+    /// `enabled`, `disabled`, or empty for every account.
+    #[serde(default)]
+    status: String,
     after: Option<String>,
 }
 
-/// The list's address for a search and a page.
-pub(crate) fn list_url(q: &str, after: Option<&str>) -> String {
+/// The status filter's value as the list understands it: `enabled`, `disabled` or "".
+pub(crate) fn status_filter(status: &str) -> &'static str {
+    match status.trim() {
+        "enabled" => "enabled",
+        "disabled" => "disabled",
+        _ => "",
+    }
+}
+
+/// The list's address for a search, a status filter and a page.
+pub(crate) fn list_url(q: &str, status: &str, after: Option<&str>) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     if !q.is_empty() {
         ser.append_pair("q", q);
+    }
+    let status = status_filter(status);
+    if !status.is_empty() {
+        ser.append_pair("status", status);
     }
     if let Some(a) = after {
         ser.append_pair("after", a);
@@ -110,7 +128,8 @@ pub(crate) fn list_url(q: &str, after: Option<&str>) -> String {
     }
 }
 
-/// `GET /settings/service-accounts`: search by name, pages of 50 (keyset, not OFFSET).
+/// `GET /settings/service-accounts`: search by name (or find one account by its exact
+/// client ID or id), filter by status, pages of 50 (keyset, not OFFSET).
 pub async fn list_service_accounts(
     State(app): State<AppState>,
     console: Console,
@@ -120,26 +139,54 @@ pub async fn list_service_accounts(
 ) -> Result<Response, ConsoleError> {
     let actor = console.session.actor(&console.source);
     let q = query.q.trim().to_owned();
-    let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
-    let filter = ListFilter {
-        q: q.clone(),
-        enabled: None,
-        after: after.clone(),
-        limit: PAGE_SIZE + 1,
+    let status = status_filter(&query.status);
+    let enabled = match status {
+        "enabled" => Some(true),
+        "disabled" => Some(false),
+        _ => None,
     };
-    let mut page = app.admin.list_accounts(&actor, &filter).await?;
-    let more = page.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
-    page.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
+    let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
+    // A client ID or account id from a log line finds its account, whatever its name.
+    let exact = if q.is_empty() || after.is_some() {
+        None
+    } else {
+        match app.admin.find_account(&actor, &q).await {
+            Ok(s)
+                if (s.account.client_id == q || s.account.id == q)
+                    && enabled.is_none_or(|e| e == s.account.enabled) =>
+            {
+                Some(s)
+            }
+            Ok(_) | Err(AdminError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let (page, more) = match exact {
+        Some(s) => (vec![s], false),
+        None => {
+            let filter = ListFilter {
+                q: q.clone(),
+                enabled,
+                after: after.clone(),
+                limit: PAGE_SIZE + 1,
+            };
+            let mut page = app.admin.list_accounts(&actor, &filter).await?;
+            let more = page.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
+            page.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
+            (page, more)
+        }
+    };
     let next_url = more
         .then(|| page.last())
         .flatten()
-        .map(|s| list_url(&q, Some(&ListFilter::cursor_after(&s.account))));
+        .map(|s| list_url(&q, status, Some(&ListFilter::cursor_after(&s.account))));
     let table = ServiceAccountsTablePartial {
         rows: page.iter().map(AccountRowView::from).collect(),
         csrf: console.session.csrf_token.clone(),
         paged: after.is_some(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
-        first_url: list_url(&q, None),
+        first_url: list_url(&q, status, None),
+        status: status.to_owned(),
         next_url,
         after: if after.is_some() {
             query.after.clone().unwrap_or_default()
