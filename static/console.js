@@ -38,3 +38,32 @@ function armConfirmForms(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { armConfirmForms(document); });
 document.addEventListener("htmx:afterSettle", function (event) { armConfirmForms(event.target); });
+// On a narrow screen the settings menu starts closed (it is open in the page, so it works
+// without this file).
+function foldMenu(root) {
+  if (!window.matchMedia("(max-width: 900px)").matches) return;
+  root.querySelectorAll("details.sidebar-menu[open]").forEach(function (d) { d.open = false; });
+}
+document.addEventListener("DOMContentLoaded", function () { foldMenu(document); });
+window.matchMedia("(max-width: 900px)").addEventListener("change", function (m) {
+  document.querySelectorAll("details.sidebar-menu").forEach(function (d) { d.open = !m.matches; });
+});
+// After a boosted navigation or wizard step, focus moves to the new page's heading, so
+// keyboard and screen-reader users start at the top of what changed.
+document.addEventListener("htmx:afterSettle", function (event) {
+  if (!event.detail || !event.detail.boosted) return;
+  foldMenu(document);
+  const heading = document.querySelector("main h1");
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus();
+});
+// Times: the hover shows the browser's local time (the page says "3 min ago").
+function localTimes(root) {
+  root.querySelectorAll("time[datetime][title]").forEach(function (t) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) t.title = d.toLocaleString();
+  });
+}
+document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+document.addEventListener("htmx:afterSettle", function () { localTimes(document); });

@@ -150,6 +150,15 @@ pub fn key_source(
     }
 }
 
+/// Checks the keys of `source` without storing anything (the console's wizard checks a
+/// pasted key at step 1, before the account exists).
+pub fn check_keys(source: &KeySource) -> Result<(), AdminError> {
+    match source {
+        KeySource::Generate => Ok(()),
+        other => parse_keys(other).map(|_| ()),
+    }
+}
+
 /// Checks an optional expiry (epoch ms): it must be in the future.
 pub(crate) fn check_expiry(expires_at: Option<i64>) -> Result<(), AdminError> {
     if expires_at.is_some_and(|t| t <= now_ms()) {

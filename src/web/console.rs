@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod keys;
 pub mod users;
+pub mod when;
 
 use std::path::PathBuf;
 
@@ -16,10 +17,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
 use subtle::ConstantTimeEq as _;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -123,6 +126,7 @@ pub fn router() -> Router<AppState> {
             get(users::edit_user_roles).post(users::save_user_roles),
         )
         .route("/settings/audit", get(users::audit_log))
+        .layer(middleware::from_fn(htmx_answers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         // Console pages show private data, and the wizard's last step a secret: never cache.
         .layer(SetResponseHeaderLayer::overriding(
@@ -130,6 +134,10 @@ pub fn router() -> Router<AppState> {
             HeaderValue::from_static("no-store"),
         ));
     let assets = Router::new()
+        .route_service(
+            "/favicon.ico",
+            tower_http::services::ServeFile::new(default_static_dir().join("favicon.ico")),
+        )
         .nest_service("/static", ServeDir::new(default_static_dir()))
         .layer(axum::middleware::from_fn(
             crate::web::limits::refuse_implausible_assets,
@@ -159,6 +167,8 @@ pub struct Chrome {
     pub can_users: bool,
     /// Whether the Audit Log page is shown.
     pub can_audit: bool,
+    /// Whether the user may look but change nothing (marked "View only").
+    pub view_only: bool,
 }
 
 /// A request from a signed-in console user.
@@ -177,6 +187,13 @@ impl Console {
             csrf: self.session.csrf_token.clone(),
             can_users: self.session.can(crate::domain::permission::USERS_READ),
             can_audit: self.session.can(crate::domain::permission::AUDIT_READ),
+            view_only: ![
+                crate::domain::permission::SERVICE_ACCOUNTS_WRITE,
+                crate::domain::permission::ROLES_WRITE,
+                crate::domain::permission::USERS_WRITE,
+            ]
+            .iter()
+            .any(|p| self.session.can(p)),
         })
     }
 
@@ -218,7 +235,14 @@ impl FromRequestParts<AppState> for Console {
             crate::web::extract::Source::from_request_parts(parts, app)
                 .await
                 .unwrap_or_else(|e| match e {});
-        Ok(Self { session, source })
+        let console = Self { session, source };
+        // An error page for this request keeps the signed-in header and sidebar.
+        if let Some(slot) = parts.extensions.get::<ChromeSlot>()
+            && let Ok(mut chrome) = slot.0.lock()
+        {
+            *chrome = console.chrome();
+        }
+        Ok(console)
     }
 }
 
@@ -290,6 +314,7 @@ pub fn form_error(e: AdminError) -> Result<String, ConsoleError> {
 #[template(path = "error.html")]
 pub struct ErrorPage {
     chrome: Option<Chrome>,
+    section: &'static str,
     title: String,
     message: String,
     back: String,
@@ -345,10 +370,15 @@ impl From<AdminError> for ConsoleError {
     }
 }
 
-impl IntoResponse for ConsoleError {
-    fn into_response(self) -> Response {
-        let (status, title, message) = match self {
-            Self::Unauthenticated => return Redirect::to("/login").into_response(),
+impl ConsoleError {
+    /// The status, title and message shown for this error.
+    fn shown(self) -> (StatusCode, &'static str, String) {
+        match self {
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "Signed out",
+                "Your session has ended. Sign in again to continue.".to_owned(),
+            ),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
                 "Form expired",
@@ -371,29 +401,210 @@ impl IntoResponse for ConsoleError {
             }
             Self::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database unavailable in the console");
-                let page = ErrorPage {
-                    chrome: None,
-                    title: "Temporarily unavailable".to_owned(),
-                    message: "keygate cannot reach its database right now, so nothing was \
-                              changed. Wait a few seconds and try again."
-                        .to_owned(),
-                    back: "/settings/service-accounts".to_owned(),
-                };
-                let retry = HeaderValue::from(crate::web::limits::RETRY_AFTER_SECS);
-                return (
+                (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    [(header::RETRY_AFTER, retry)],
-                    page,
+                    "Temporarily unavailable",
+                    "keygate cannot reach its database right now, so nothing was changed. \
+                     Wait a few seconds and try again."
+                        .to_owned(),
                 )
-                    .into_response();
             }
-        };
+        }
+    }
+}
+
+/// Where the [`Console`] extractor leaves the signed-in user's header, so an error page
+/// rendered without it (by [`ConsoleError`]) can be shown with it.
+#[derive(Debug, Clone, Default)]
+struct ChromeSlot(std::sync::Arc<std::sync::Mutex<Option<Chrome>>>);
+
+/// Marks a response as a console error, so [`htmx_answers`] can answer an htmx request
+/// with a message (or a sign-in redirect) instead of a whole page.
+#[derive(Debug, Clone)]
+struct ErrorMark {
+    unauthenticated: bool,
+    title: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        if matches!(self, Self::Unauthenticated) {
+            let mut res = Redirect::to("/login").into_response();
+            res.extensions_mut().insert(ErrorMark {
+                unauthenticated: true,
+                title: "Signed out",
+                message: String::new(),
+            });
+            return res;
+        }
+        let (status, title, message) = self.shown();
         let page = ErrorPage {
             chrome: None,
+            section: "",
             title: title.to_owned(),
-            message,
+            message: message.clone(),
             back: "/settings/service-accounts".to_owned(),
         };
-        (status, page).into_response()
+        let mut res = (status, page).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::web::limits::RETRY_AFTER_SECS),
+            );
+        }
+        res.extensions_mut().insert(ErrorMark {
+            unauthenticated: false,
+            title,
+            message,
+        });
+        res
+    }
+}
+
+/// An error shown as a message in the page's notice area (`#notices`), in answer to an
+/// htmx request whose target is a part of the page.
+#[derive(Template, WebTemplate)]
+#[template(path = "notice_partial.html")]
+pub struct ErrorNoticePartial {
+    title: &'static str,
+    message: String,
+}
+
+/// A local path (with its query) taken from a full URL such as htmx's `HX-Current-URL`.
+fn local_path(url: &str) -> Option<String> {
+    let uri = url.parse::<Uri>().ok()?;
+    let path = uri.path_and_query()?.as_str();
+    (path.starts_with('/') && !path.starts_with("//")).then(|| path.to_owned())
+}
+
+/// The sign-in page, coming back to `next` afterwards.
+fn login_url(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n != "/" && !n.starts_with("/login") => {
+            let q: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", n)
+                .finish();
+            format!("/login?{q}")
+        }
+        _ => "/login".to_owned(),
+    }
+}
+
+/// Answers for htmx, and notices across redirects, for every console page.
+///
+/// - An htmx request that is no longer signed in gets `HX-Redirect` to the sign-in page
+///   (coming back to the page it was on), never the sign-in page swapped into a part of
+///   the page.
+/// - An error answer to an htmx request that targets a part of the page (a row, the
+///   table) becomes a message retargeted to `#notices`, never an error page inside a
+///   fragment. A boosted navigation (a whole page) keeps its error page.
+/// - An error page for a signed-in user keeps the top bar and the sidebar.
+/// - A notice carried by [`redirect_with_notice`] is cleared once a page has shown it.
+async fn htmx_answers(mut req: Request, next: Next) -> Response {
+    let slot = ChromeSlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let headers = req.headers();
+    let htmx = headers.contains_key("hx-request");
+    let boosted = headers.contains_key("hx-boosted");
+    let get = req.method() == Method::GET;
+    let had_flash = CookieJar::from_headers(headers).get(FLASH_COOKIE).is_some();
+    let here = req.uri().path_and_query().map(|p| p.as_str().to_owned());
+    let current = headers
+        .get("hx-current-url")
+        .and_then(|v| v.to_str().ok())
+        .and_then(local_path);
+    let mut res = next.run(req).await;
+    let Some(mark) = res.extensions_mut().remove::<ErrorMark>() else {
+        if had_flash
+            && get
+            && !res.status().is_redirection()
+            && !res.headers().contains_key(header::SET_COOKIE)
+        {
+            let mut clear = Cookie::build((FLASH_COOKIE, "")).path("/").build();
+            clear.make_removal();
+            if let Ok(v) = HeaderValue::from_str(&clear.to_string()) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        return res;
+    };
+    let whole_page = !htmx || (boosted && get);
+    if mark.unauthenticated {
+        if !htmx {
+            return res;
+        }
+        let back = if get && boosted { here } else { current };
+        let mut h = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&login_url(back.as_deref())) {
+            h.insert("hx-redirect", v);
+        }
+        return (StatusCode::UNAUTHORIZED, h).into_response();
+    }
+    if whole_page {
+        let chrome = slot.0.lock().ok().and_then(|mut c| c.take());
+        return match chrome {
+            Some(chrome) => {
+                let page = ErrorPage {
+                    chrome: Some(chrome),
+                    section: "",
+                    title: mark.title.to_owned(),
+                    message: mark.message,
+                    back: "/settings/service-accounts".to_owned(),
+                };
+                (res.status(), page).into_response()
+            }
+            None => res,
+        };
+    }
+    let status = res.status();
+    let notice = ErrorNoticePartial {
+        title: mark.title,
+        message: mark.message,
+    };
+    (
+        status,
+        [
+            ("hx-retarget", "#notices"),
+            ("hx-reswap", "innerHTML"),
+            ("hx-push-url", "false"),
+        ],
+        notice,
+    )
+        .into_response()
+}
+
+/// Cookie carrying a notice across a post/redirect/get.
+pub const FLASH_COOKIE: &str = "kg_notice";
+
+/// A redirect (303) to `to` that shows `notice` on the page it lands on: every successful
+/// post ends on a page the browser can reload.
+pub fn redirect_with_notice(to: &str, notice: &str) -> Response {
+    let value: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    // A minute is enough to follow the redirect; the page that shows it clears it.
+    let cookie = format!("{FLASH_COOKIE}={value}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict");
+    let mut res = Redirect::to(to).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// The notice left by [`redirect_with_notice`], if any (cleared by [`htmx_answers`] once
+/// shown).
+#[derive(Debug, Default)]
+pub struct Flash(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        Ok(Self(jar.get(FLASH_COOKIE).and_then(|c| {
+            form_urlencoded::parse(format!("n={}", c.value()).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .filter(|v| !v.is_empty())
+        })))
     }
 }

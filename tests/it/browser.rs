@@ -101,6 +101,8 @@ pub async fn chrome(test: &str) -> Option<Chrome> {
             },
         }),
     );
+    // Keep the browser's console messages, so tests can read them (`Chrome::console_log`).
+    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     let url = format!("http://127.0.0.1:{port}");
     let mut last_err = None;
     for _ in 0..50 {
@@ -199,6 +201,26 @@ impl Chrome {
         self.wait_for_heading("Service Accounts").await;
     }
 
+    /// The browser console's messages since the last call (chromedriver's log endpoint),
+    /// each as `LEVEL message`.
+    pub async fn console_log(&self) -> Vec<String> {
+        let entries = self.client.issue_cmd(BrowserLog).await.unwrap();
+        entries
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["level"].as_str().unwrap_or_default(),
+                            e["message"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Waits for a downloaded file to be complete.
     pub async fn downloaded(&self, name: &str) -> String {
         let path = self.downloads.join(name);
@@ -214,6 +236,27 @@ impl Chrome {
             "{name} was not downloaded into {}",
             self.downloads.display()
         );
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` for the browser console.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &reqwest::Url,
+        session: Option<&str>,
+    ) -> Result<reqwest::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
     }
 }
 

@@ -69,6 +69,17 @@ impl<'a> Browser<'a> {
         res
     }
 
+    /// Gets a page with extra request headers (such as htmx's `hx-request`).
+    pub async fn get_with_headers(&mut self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = self.send_from(self.app.get(path).header("cookie", self.cookie_header()));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let res = req.send().await;
+        self.remember(&res);
+        res
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
         self.post_with_headers(path, form, &[]).await
     }
@@ -87,6 +98,15 @@ impl<'a> Browser<'a> {
         let res = req.form(form).send().await;
         self.remember(&res);
         res
+    }
+
+    /// Follows a post/redirect/get: `res` must be a 303, and the page it points to is
+    /// fetched (as a browser does, with the notice cookie it set).
+    #[track_caller]
+    pub fn follow<'r>(&'r mut self, res: &Resp) -> impl Future<Output = Resp> + 'r {
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.text());
+        let to = res.header(header::LOCATION).expect("a Location").to_owned();
+        async move { self.get(&to).await }
     }
 
     /// Signs in through the login form.

@@ -234,7 +234,7 @@ async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_coun
             ],
         )
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Role Invoices added."), "{html}");
     let id = app
         .state
@@ -264,7 +264,7 @@ async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_coun
             ],
         )
         .await;
-    assert!(assert_ok_page(&res).contains("Role Invoicing saved."));
+    assert!(assert_ok_page(&b.follow(&res).await).contains("Role Invoicing saved."));
     assert_eq!(role_permissions(&app, &id).await, vec!["invoices:read"]);
 
     // Held by an account and a group: the confirmation says so.
@@ -292,7 +292,7 @@ async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_coun
     let res = b
         .post(&format!("/settings/roles/{id}/delete"), &[("csrf", &csrf)])
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Role deleted."));
     assert!(!html.contains("Invoicing"));
     assert_eq!(permissions_now(&app, &token).await, serde_json::json!([]));
@@ -383,7 +383,7 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
             ],
         )
         .await;
-    assert!(assert_ok_page(&res).contains("Role Reports added."));
+    assert!(assert_ok_page(&d.follow(&res).await).contains("Role Reports added."));
 
     let mut expected = before.clone();
     expected.push("Reports".into());
@@ -421,7 +421,7 @@ async fn groups_are_added_edited_and_deleted_through_forms() {
             ],
         )
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Group billing-team saved."), "{html}");
     let row = row_with(&html, "<strong>billing-team</strong>");
     assert!(row.contains("Invoices"), "{row}");
@@ -485,7 +485,7 @@ async fn groups_are_added_edited_and_deleted_through_forms() {
             ],
         )
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Group billing saved."));
     let row = row_with(&html, "<strong>billing</strong>");
     assert!(row.contains("Invoices, Token Introspector"), "{row}");
@@ -519,7 +519,7 @@ async fn groups_are_added_edited_and_deleted_through_forms() {
             &[("csrf", &csrf)],
         )
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Group deleted."));
     assert!(html.contains("No groups yet"));
     assert_eq!(permissions_now(&app, &token).await, serde_json::json!([]));
@@ -560,7 +560,7 @@ async fn the_edit_page_puts_an_account_in_a_group_and_its_page_says_where_permis
             ],
         )
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Changes saved."), "{html}");
 
     let html = assert_ok_page(&b.get(&page).await);
@@ -1191,7 +1191,7 @@ async fn the_sessions_section_lists_tokens_and_revokes_one_or_all_with_csrf() {
             &[("csrf", &csrf), ("jti", &jtis[0])],
         )
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Token revoked."));
     assert!(!html.contains(&format!("<code>{}</code>", jtis[0])));
     assert!(html.contains(&format!("<code>{}</code>", jtis[1])));
@@ -1202,7 +1202,7 @@ async fn the_sessions_section_lists_tokens_and_revokes_one_or_all_with_csrf() {
     let res = b
         .post(&format!("{page}/sessions/revoke-all"), &[("csrf", &csrf)])
         .await;
-    let html = assert_ok_page(&res);
+    let html = assert_ok_page(&b.follow(&res).await);
     assert!(html.contains("Every token of this account was revoked."));
     assert!(html.contains("No live access tokens."));
     assert!(!html.contains("Revoke all"));

@@ -315,6 +315,7 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
             ],
         )
         .await;
+    let res = b.follow(&res).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     let html = res.text();
     assert!(html.contains("Changes saved."));
@@ -357,6 +358,7 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
             ],
         )
         .await;
+    let res = b.follow(&res).await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(res.text().contains("No roles"));
 }

@@ -294,7 +294,10 @@ async fn a_whole_run_at_trace_level_logs_no_secret_token_password_or_cookie() {
     let text = logs.text();
     // The run was logged, down to the HTTP server's trace lines and, on PostgreSQL, the
     // database's (SQLite runs its queries on a worker thread this capture does not see).
-    for part in ["status=200", "hyper", "route=/oauth/token"] {
+    // The request span's fields (route=…) are checked by the test above: with the whole
+    // suite running, tracing may keep a span callsite's interest from another thread, so
+    // they are not required here, where what matters is that nothing secret appears.
+    for part in ["status=200", "hyper"] {
         assert!(text.contains(part), "no {part} in the logs: {text}");
     }
     if app.db.is_postgres() {

@@ -917,3 +917,86 @@ async fn the_console_adds_pasted_and_generated_keys_and_deletes_them_with_confir
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn the_wizard_creates_key_accounts_with_a_pasted_or_generated_key() {
+    use crate::console::{csrf_of, signed_in_admin, value_of};
+    let app = TestApp::spawn().await;
+    let mut b = signed_in_admin(&app).await;
+    let page = b.get("/settings/service-accounts/new").await.text();
+    assert!(page.contains("Authentication method"));
+    let csrf = csrf_of(&page);
+    let step = |name: &'static str, source: &'static str, key: String, step: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", name.to_owned()),
+            ("description", String::new()),
+            ("auth", "private_key_jwt".to_owned()),
+            ("key_source", source.to_owned()),
+            ("public_key", key),
+            ("step", step.to_owned()),
+        ]
+    };
+    let post = |form: Vec<(&'static str, String)>| form;
+    // A private key pasted by mistake is refused at step 1, with what was typed kept.
+    let form = post(step("signer", "paste", key_file("p256.pem"), "roles"));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post("/settings/service-accounts/new", &pairs).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("private key"));
+    // A pasted public key: step 2 carries it, step 3 shows the key id and no secret.
+    let form = post(step("pasted", "paste", key_file("p256.pub.pem"), "roles"));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post("/settings/service-accounts/new", &pairs).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert!(res.text().contains("name=\"public_key\""));
+    let mut form = post(step("pasted", "paste", key_file("p256.pub.pem"), "create"));
+    form.push(("role", "builtin-token-introspector".to_owned()));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let html = b
+        .post("/settings/service-accounts/new", &pairs)
+        .await
+        .text();
+    assert!(
+        html.contains("Key ID") && !html.contains("Client Secret"),
+        "{html}"
+    );
+    let client_id = value_of(&html, "id=\"cred-client-id\" readonly value=\"").unwrap();
+    let kid = value_of(&html, "id=\"cred-key-id\" readonly value=\"").unwrap();
+    let pasted = KeyClient {
+        id: String::new(),
+        client_id,
+        kid,
+        alg: Algorithm::ES256,
+        key: EncodingKey::from_ec_pem(key_file("p256.pem").as_bytes()).unwrap(),
+    };
+    let res = grant(&app, &pasted.assertion(&app), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(res.json()["scope"], "tokens:introspect");
+    // A generated key: the key file is offered once and works at once.
+    let form = post(step("generated", "generate", String::new(), "create"));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let html = b
+        .post("/settings/service-accounts/new", &pairs)
+        .await
+        .text();
+    assert!(html.contains("Download key file"), "{html}");
+    let href = value_of(&html, "href=\"data:application/json;base64,").unwrap();
+    let file: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(href)
+            .unwrap(),
+    )
+    .unwrap();
+    let generated = KeyClient {
+        id: String::new(),
+        client_id: file["client_id"].as_str().unwrap().into(),
+        kid: file["key_id"].as_str().unwrap().into(),
+        alg: Algorithm::ES256,
+        key: EncodingKey::from_ec_pem(file["private_key"].as_str().unwrap().as_bytes()).unwrap(),
+    };
+    assert_eq!(
+        grant(&app, &generated.assertion(&app), None).await.status,
+        StatusCode::OK
+    );
+}

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::accounts::RoleChoice;
-use super::{Chrome, Console, ConsoleError, FormFields, form_error};
+use super::{Chrome, Console, ConsoleError, Flash, FormFields, form_error, redirect_with_notice};
 use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
 use crate::domain::permission::{ROLES_WRITE, SERVICE_ACCOUNTS_WRITE};
@@ -48,8 +48,9 @@ async fn roles_page(
 pub async fn list_roles(
     State(app): State<AppState>,
     console: Console,
+    Flash(notice): Flash,
 ) -> Result<Response, ConsoleError> {
-    roles_page(&app, &console, None).await
+    roles_page(&app, &console, notice).await
 }
 
 /// The role form (new and edit).
@@ -85,10 +86,13 @@ fn role_input(form: &FormFields) -> RoleInput {
     RoleInput {
         name: form.get("name").unwrap_or_default().to_owned(),
         description: form.get("description").unwrap_or_default().to_owned(),
+        // One permission per line (or between commas); a line with a space inside stays
+        // whole, so the operation refuses it instead of silently making two permissions.
         permissions: form
             .get("permissions")
             .unwrap_or_default()
-            .split(|c: char| c.is_whitespace() || c == ',')
+            .split(['\n', ','])
+            .map(|p| p.trim_matches([' ', '\r', '\t']))
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect(),
@@ -120,7 +124,10 @@ pub async fn create_role(
         .create_role(&console.session.actor(&console.source), input.clone())
         .await
     {
-        Ok(r) => roles_page(&app, &console, Some(format!("Role {} added.", r.name))).await,
+        Ok(r) => Ok(redirect_with_notice(
+            "/settings/roles",
+            &format!("Role {} added.", r.name),
+        )),
         Err(e) => {
             let mut page = role_form(
                 &console,
@@ -178,7 +185,10 @@ pub async fn save_role(
         .update_role(&console.session.actor(&console.source), &id, input.clone())
         .await
     {
-        Ok(r) => roles_page(&app, &console, Some(format!("Role {} saved.", r.name))).await,
+        Ok(r) => Ok(redirect_with_notice(
+            "/settings/roles",
+            &format!("Role {} saved.", r.name),
+        )),
         Err(e) => {
             let mut page = role_form(
                 &console,
@@ -246,7 +256,7 @@ pub async fn delete_role(
     app.admin
         .delete_role(&console.session.actor(&console.source), &id, true)
         .await?;
-    roles_page(&app, &console, Some("Role deleted.".into())).await
+    Ok(redirect_with_notice("/settings/roles", "Role deleted."))
 }
 
 /// The groups page.
@@ -283,8 +293,9 @@ async fn groups_page(
 pub async fn list_groups(
     State(app): State<AppState>,
     console: Console,
+    Flash(notice): Flash,
 ) -> Result<Response, ConsoleError> {
-    groups_page(&app, &console, None).await
+    groups_page(&app, &console, notice).await
 }
 
 /// The group form (new and edit).
@@ -367,7 +378,10 @@ async fn save_group_form(
         .save_group(&console.session.actor(&console.source), id, input.clone())
         .await
     {
-        Ok(g) => groups_page(app, console, Some(format!("Group {} saved.", g.name))).await,
+        Ok(g) => Ok(redirect_with_notice(
+            "/settings/groups",
+            &format!("Group {} saved.", g.name),
+        )),
         Err(e) => {
             let (heading, action) = match id {
                 Some(id) => (
@@ -467,5 +481,5 @@ pub async fn delete_group(
     app.admin
         .delete_group(&console.session.actor(&console.source), &id)
         .await?;
-    groups_page(&app, &console, Some("Group deleted.".into())).await
+    Ok(redirect_with_notice("/settings/groups", "Group deleted."))
 }

@@ -5,13 +5,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
-use super::accounts::{AccountRowView, CredentialsPage, RoleChoice};
-use super::{Chrome, Console, ConsoleError, FormFields};
+use super::accounts::{AccountRowView, CredentialsPage, RoleChoice, list_url};
+use super::when::When;
+use super::{Chrome, Console, ConsoleError, Flash, FormFields, redirect_with_notice};
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
-use crate::domain::format_ms;
 use crate::domain::permission::{AUDIT_READ, SERVICE_ACCOUNTS_WRITE};
 use crate::store::accounts::{AccountRow, AccountSummary};
 use crate::store::audit::AuditFilter;
@@ -24,10 +24,15 @@ pub struct AccountRowPartial {
     r: AccountRowView,
     csrf: String,
     can_write: bool,
+    q: String,
+    status: String,
+    after: String,
 }
 
 /// `POST /settings/service-accounts/{id}/enabled`: flips the Enabled toggle. htmx gets the
-/// new row; a plain form post goes back to the list.
+/// new row, saying what changed with an Undo; a plain form post goes back to the list with
+/// the search and page it came from (`q`, `after`), or to the account page when it came
+/// from there (`from=account`), with a notice saying what changed.
 pub async fn toggle_service_account(
     State(app): State<AppState>,
     console: Console,
@@ -47,21 +52,40 @@ pub async fn toggle_service_account(
     };
     let actor = console.session.actor(&console.source);
     let account = app.admin.set_enabled(&actor, &id, enabled).await?;
+    let q = form.get("q").unwrap_or_default().trim().to_owned();
+    let after = form.get("after").unwrap_or_default().trim().to_owned();
+    let status = super::accounts::status_filter(form.get("status").unwrap_or_default()).to_owned();
+    let notice = format!(
+        "{} {}",
+        account.account.name,
+        if enabled { "enabled" } else { "disabled" }
+    );
     if headers.contains_key("hx-request") {
+        let mut r = AccountRowView::from(&account);
+        r.notice = Some(notice);
         Ok(AccountRowPartial {
-            r: AccountRowView::from(&account),
+            r,
             csrf: console.session.csrf_token.clone(),
             can_write: true,
+            q,
+            status,
+            after,
         }
         .into_response())
+    } else if form.get("from") == Some("account") {
+        Ok(redirect_with_notice(
+            &account_url(&account.account.id),
+            &format!("{notice}."),
+        ))
     } else {
-        Ok(Redirect::to("/settings/service-accounts").into_response())
+        let back = list_url(&q, &status, Some(after.as_str()).filter(|a| !a.is_empty()));
+        Ok(redirect_with_notice(&back, &format!("{notice}.")))
     }
 }
 
 /// An audit event as shown on the account page.
 pub struct EventView {
-    at: String,
+    at: When,
     actor: String,
     action: String,
     source: String,
@@ -70,8 +94,8 @@ pub struct EventView {
 /// A live token as shown on the account page.
 pub struct SessionView {
     jti: String,
-    issued: String,
-    expires: String,
+    issued: When,
+    expires: When,
 }
 
 /// The account page.
@@ -81,9 +105,9 @@ pub struct AccountPage {
     chrome: Option<Chrome>,
     section: &'static str,
     a: AccountRow,
-    created: String,
-    last_used: Option<String>,
-    previous: Option<(String, String)>,
+    created: When,
+    last_used: Option<When>,
+    previous: Option<(String, When)>,
     token_url: String,
     roles: Vec<RoleRow>,
     groups: Vec<crate::store::accounts::RoleRef>,
@@ -118,6 +142,7 @@ pub(crate) async fn account_page(
     let AccountSummary { account, roles } = app.admin.get_account(&actor, id).await?;
     let role_ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
     let all_roles = app.admin.list_roles(&actor).await?;
+    let now = crate::domain::now_ms();
     let events = if actor.can(AUDIT_READ) {
         let filter = AuditFilter {
             target: Some(account.id.clone()),
@@ -129,7 +154,7 @@ pub(crate) async fn account_page(
             .await?
             .into_iter()
             .map(|e| EventView {
-                at: format_ms(e.at),
+                at: When::at(e.at, now),
                 actor: e.actor_name,
                 action: e.action,
                 source: e.source,
@@ -138,14 +163,13 @@ pub(crate) async fn account_page(
     } else {
         Vec::new()
     };
-    let now = crate::domain::now_ms();
     Ok(AccountPage {
         chrome: console.chrome(),
         section: "service-accounts",
-        created: format_ms(account.created_at),
-        last_used: account.last_used_at.map(format_ms),
+        created: When::at(account.created_at, now),
+        last_used: account.last_used_at.map(|t| When::at(t, now)),
         previous: match (&account.old_client_id, account.old_expires_at) {
-            (Some(old), Some(t)) if t > now => Some((old.clone(), format_ms(t))),
+            (Some(old), Some(t)) if t > now => Some((old.clone(), When::at(t, now))),
             _ => None,
         },
         token_url: app.admin.token_url().to_owned(),
@@ -162,8 +186,8 @@ pub(crate) async fn account_page(
             .await?
             .into_iter()
             .map(|s| SessionView {
-                issued: format_ms(s.issued_at),
-                expires: format_ms(s.expires_at),
+                issued: When::at(s.issued_at, now),
+                expires: When::at(s.expires_at, now),
                 jti: s.jti,
             })
             .collect(),
@@ -177,13 +201,14 @@ pub(crate) async fn account_page(
     })
 }
 
-/// `GET /settings/service-accounts/{id}`.
+/// `GET /settings/service-accounts/{id}`, with the notice of the change just made.
 pub async fn show_service_account(
     State(app): State<AppState>,
     console: Console,
+    Flash(notice): Flash,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    Ok(account_page(&app, &console, &id, None)
+    Ok(account_page(&app, &console, &id, notice)
         .await?
         .into_response())
 }
@@ -306,11 +331,7 @@ pub async fn save_service_account(
     };
     let message = match result {
         Ok(_) => {
-            return Ok(
-                account_page(&app, &console, &id, Some("Changes saved.".into()))
-                    .await?
-                    .into_response(),
-            );
+            return Ok(redirect_with_notice(&account_url(&id), "Changes saved."));
         }
         Err(e) => super::form_error(e)?,
     };
@@ -342,6 +363,52 @@ pub struct RegeneratePage {
     csrf: String,
     id: String,
     name: String,
+    /// The chosen option: seconds, or `custom`.
+    choice: String,
+    /// The custom grace period as typed, and its unit (`minutes` or `hours`).
+    amount: String,
+    unit: String,
+    error: Option<String>,
+}
+
+impl RegeneratePage {
+    fn new(console: &Console, id: String, name: String) -> Self {
+        Self {
+            chrome: console.chrome(),
+            section: "service-accounts",
+            csrf: console.session.csrf_token.clone(),
+            id,
+            name,
+            choice: "0".to_owned(),
+            amount: String::new(),
+            unit: "minutes".to_owned(),
+            error: None,
+        }
+    }
+}
+
+/// The grace period a regenerate form asks for, in seconds: one of the offered choices,
+/// or a custom amount of minutes or hours.
+fn grace_seconds(form: &FormFields) -> Result<i64, String> {
+    match form.get("grace_period_seconds").unwrap_or("0") {
+        "custom" => {
+            let amount = form.get("grace_amount").unwrap_or_default().trim();
+            let per = match form.get("grace_unit") {
+                Some("hours") => 3_600,
+                _ => 60,
+            };
+            amount
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .and_then(|n| n.checked_mul(per))
+                .ok_or_else(|| "Type the grace period as a whole number above 0.".to_owned())
+        }
+        other => other
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| "Choose when the current keys stop working.".to_owned()),
+    }
 }
 
 /// `GET /settings/service-accounts/{id}/regenerate`.
@@ -355,14 +422,7 @@ pub async fn confirm_regenerate(
         .admin
         .get_account(&console.session.actor(&console.source), &id)
         .await?;
-    Ok(RegeneratePage {
-        chrome: console.chrome(),
-        section: "service-accounts",
-        csrf: console.session.csrf_token.clone(),
-        id,
-        name: s.account.name,
-    }
-    .into_response())
+    Ok(RegeneratePage::new(&console, id, s.account.name).into_response())
 }
 
 /// `POST /settings/service-accounts/{id}/regenerate`: the new keys, shown once, with the
@@ -374,18 +434,28 @@ pub async fn regenerate_keys(
     form: FormFields,
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
-    let grace = form
-        .get("grace_period_seconds")
-        .unwrap_or("0")
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| {
-            ConsoleError::BadRequest("Choose when the current keys stop working.".into())
-        })?;
-    let creds = app
-        .admin
-        .regenerate_credentials(&console.session.actor(&console.source), &id, grace)
-        .await?;
+    let actor = console.session.actor(&console.source);
+    let result = match grace_seconds(&form) {
+        Ok(grace) => app
+            .admin
+            .regenerate_credentials(&actor, &id, grace)
+            .await
+            .map_err(super::form_error),
+        Err(message) => Err(Ok(message)),
+    };
+    let creds = match result {
+        Ok(creds) => creds,
+        Err(Err(e)) => return Err(e),
+        Err(Ok(message)) => {
+            let s = app.admin.get_account(&actor, &id).await?;
+            let mut page = RegeneratePage::new(&console, id, s.account.name);
+            page.choice = form.get("grace_period_seconds").unwrap_or("0").to_owned();
+            page.amount = form.get("grace_amount").unwrap_or_default().to_owned();
+            page.unit = form.get("grace_unit").unwrap_or("minutes").to_owned();
+            page.error = Some(message);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
     let mut page = CredentialsPage::new(&console, &creds)?;
     page.retitle(None, format!("New client keys for {}", creds.name));
     Ok(page.into_response())
@@ -448,7 +518,10 @@ pub async fn delete_service_account(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     }
     app.admin.delete_account(&actor, &id).await?;
-    Ok(Redirect::to("/settings/service-accounts").into_response())
+    Ok(redirect_with_notice(
+        "/settings/service-accounts",
+        &format!("{} deleted.", s.account.name),
+    ))
 }
 
 /// `POST /settings/service-accounts/{id}/sessions/revoke`: revokes one token.
@@ -463,11 +536,7 @@ pub async fn revoke_session(
     app.admin
         .revoke_session(&console.session.actor(&console.source), &id, &jti)
         .await?;
-    Ok(
-        account_page(&app, &console, &id, Some("Token revoked.".into()))
-            .await?
-            .into_response(),
-    )
+    Ok(redirect_with_notice(&account_url(&id), "Token revoked."))
 }
 
 /// `POST /settings/service-accounts/{id}/sessions/revoke-all`.
@@ -481,12 +550,14 @@ pub async fn revoke_all_sessions(
     app.admin
         .revoke_all_sessions(&console.session.actor(&console.source), &id)
         .await?;
-    Ok(account_page(
-        &app,
-        &console,
-        &id,
-        Some("Every token of this account was revoked.".into()),
-    )
-    .await?
-    .into_response())
+    Ok(redirect_with_notice(
+        &account_url(&id),
+        "Every token of this account was revoked.",
+    ))
+}
+
+/// The account page's address (`id` as the router matched it, so it is path-safe).
+fn account_url(id: &str) -> String {
+    let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/settings/service-accounts/{id}")
 }

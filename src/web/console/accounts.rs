@@ -9,12 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
-use super::{Chrome, Console, ConsoleError, FormFields};
+use super::when::When;
+use super::{Chrome, Console, ConsoleError, Flash, FormFields};
 use crate::admin::AdminError;
 use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::app::AppState;
 use crate::domain::account::{AccountName, Description};
-use crate::domain::format_ms;
 use crate::domain::permission::SERVICE_ACCOUNTS_WRITE;
 use crate::store::accounts::{AccountSummary, ListFilter};
 
@@ -29,8 +29,10 @@ pub struct AccountRowView {
     pub(crate) client_id: String,
     pub(crate) roles: String,
     pub(crate) enabled: bool,
-    pub(crate) created: String,
-    pub(crate) last_used: Option<String>,
+    pub(crate) created: When,
+    pub(crate) last_used: Option<When>,
+    /// What the toggle just did, shown in the row with an Undo ("billing disabled").
+    pub(crate) notice: Option<String>,
 }
 
 impl From<&AccountSummary> for AccountRowView {
@@ -50,8 +52,9 @@ impl From<&AccountSummary> for AccountRowView {
                     .join(", ")
             },
             enabled: s.account.enabled,
-            created: format_ms(s.account.created_at),
-            last_used: s.account.last_used_at.map(format_ms),
+            created: When::of(s.account.created_at),
+            last_used: s.account.last_used_at.map(When::of),
+            notice: None,
         }
     }
 }
@@ -63,6 +66,7 @@ pub struct ServiceAccountsPage {
     chrome: Option<Chrome>,
     section: &'static str,
     token_url: String,
+    notice: Option<String>,
     table: ServiceAccountsTablePartial,
 }
 
@@ -73,6 +77,10 @@ pub struct ServiceAccountsTablePartial {
     rows: Vec<AccountRowView>,
     csrf: String,
     q: String,
+    /// The status filter (`enabled`, `disabled` or empty), sent back by the toggle.
+    status: String,
+    /// The cursor of this page (empty on the first), sent back by the toggle.
+    after: String,
     paged: bool,
     can_write: bool,
     first_url: String,
@@ -84,13 +92,30 @@ pub struct ServiceAccountsTablePartial {
 pub struct ListQuery {
     #[serde(default)]
     q: String,
+    /// `enabled`, `disabled`, or empty for every account.
+    #[serde(default)]
+    status: String,
     after: Option<String>,
 }
 
-fn list_url(q: &str, after: Option<&str>) -> String {
+/// The status filter's value as the list understands it: `enabled`, `disabled` or "".
+pub(crate) fn status_filter(status: &str) -> &'static str {
+    match status.trim() {
+        "enabled" => "enabled",
+        "disabled" => "disabled",
+        _ => "",
+    }
+}
+
+/// The list's address for a search, a status filter and a page.
+pub(crate) fn list_url(q: &str, status: &str, after: Option<&str>) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     if !q.is_empty() {
         ser.append_pair("q", q);
+    }
+    let status = status_filter(status);
+    if !status.is_empty() {
+        ser.append_pair("status", status);
     }
     if let Some(a) = after {
         ser.append_pair("after", a);
@@ -103,10 +128,12 @@ fn list_url(q: &str, after: Option<&str>) -> String {
     }
 }
 
-/// `GET /settings/service-accounts`: search by name, pages of 50 (keyset, not OFFSET).
+/// `GET /settings/service-accounts`: search by name (or find one account by its exact
+/// client ID or id), filter by status, pages of 50 (keyset, not OFFSET).
 pub async fn list_service_accounts(
     State(app): State<AppState>,
     console: Console,
+    Flash(notice): Flash,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
@@ -114,27 +141,60 @@ pub async fn list_service_accounts(
     let q = query.q.trim().to_owned();
     crate::web::limits::search_text("q", &q)
         .map_err(|e| ConsoleError::BadRequest(e.sentence("search text")))?;
-    let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
-    let filter = ListFilter {
-        q: q.clone(),
-        enabled: None,
-        after: after.clone(),
-        limit: PAGE_SIZE + 1,
+    let status = status_filter(&query.status);
+    let enabled = match status {
+        "enabled" => Some(true),
+        "disabled" => Some(false),
+        _ => None,
     };
-    let mut page = app.admin.list_accounts(&actor, &filter).await?;
-    let more = page.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
-    page.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
+    let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
+    // A client ID or account id from a log line finds its account, whatever its name.
+    let exact = if q.is_empty() || after.is_some() {
+        None
+    } else {
+        match app.admin.find_account(&actor, &q).await {
+            Ok(s)
+                if (s.account.client_id == q || s.account.id == q)
+                    && enabled.is_none_or(|e| e == s.account.enabled) =>
+            {
+                Some(s)
+            }
+            Ok(_) | Err(AdminError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let (page, more) = match exact {
+        Some(s) => (vec![s], false),
+        None => {
+            let filter = ListFilter {
+                q: q.clone(),
+                enabled,
+                after: after.clone(),
+                limit: PAGE_SIZE + 1,
+            };
+            let mut page = app.admin.list_accounts(&actor, &filter).await?;
+            let more = page.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
+            page.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
+            (page, more)
+        }
+    };
     let next_url = more
         .then(|| page.last())
         .flatten()
-        .map(|s| list_url(&q, Some(&ListFilter::cursor_after(&s.account))));
+        .map(|s| list_url(&q, status, Some(&ListFilter::cursor_after(&s.account))));
     let table = ServiceAccountsTablePartial {
         rows: page.iter().map(AccountRowView::from).collect(),
         csrf: console.session.csrf_token.clone(),
         paged: after.is_some(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
-        first_url: list_url(&q, None),
+        first_url: list_url(&q, status, None),
+        status: status.to_owned(),
         next_url,
+        after: if after.is_some() {
+            query.after.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
         q,
     };
     let htmx_table = headers
@@ -147,6 +207,7 @@ pub async fn list_service_accounts(
             chrome: console.chrome(),
             section: "service-accounts",
             token_url: app.admin.token_url().to_owned(),
+            notice,
             table,
         }
         .into_response()
@@ -164,6 +225,39 @@ pub struct WizardDetailsPage {
     description: String,
     name_error: Option<String>,
     description_error: Option<String>,
+    auth: AuthChoice,
+    key_error: Option<String>,
+}
+
+/// How a new account will authenticate, as chosen in step 1 and carried through step 2.
+#[derive(Debug, Clone, Default)]
+pub struct AuthChoice {
+    /// `private_key_jwt` chosen (else a client secret).
+    pub(crate) key: bool,
+    /// "Generate a key pair for me" chosen (else a pasted key).
+    pub(crate) generate: bool,
+    /// The pasted public key (PEM or JWK).
+    pub(crate) public_key: String,
+}
+
+impl AuthChoice {
+    /// The choice sent by a wizard form.
+    fn of(form: &FormFields) -> Self {
+        Self {
+            key: form.get("auth") == Some("private_key_jwt"),
+            generate: form.get("key_source") == Some("generate"),
+            public_key: form.get("public_key").unwrap_or_default().trim().to_owned(),
+        }
+    }
+
+    /// The keys to create the account with (`None` for a client secret).
+    fn source(&self) -> Option<crate::admin::keys::KeySource> {
+        match (self.key, self.generate) {
+            (false, _) => None,
+            (true, true) => Some(crate::admin::keys::KeySource::Generate),
+            (true, false) => Some(super::keys::pasted_key(&self.public_key)),
+        }
+    }
 }
 
 /// A role offered as a checkbox (wizard step 2, edit page).
@@ -202,6 +296,7 @@ pub struct WizardRolesPage {
     description: String,
     roles: Vec<RoleChoice>,
     error: Option<String>,
+    auth: AuthChoice,
 }
 
 /// Step 3 of the wizard (also shown after regenerating keys): the secret, this once.
@@ -219,6 +314,10 @@ pub struct CredentialsPage {
     json_filename: String,
     csv_href: String,
     csv_filename: String,
+    /// For a `private_key_jwt` account: its key's id (no secret exists).
+    key_id: Option<String>,
+    /// For a generated key: the key file, as a `data:` link, and its file name.
+    key_file: Option<(String, String)>,
 }
 
 /// The downloads' file name stem: the account name with anything unusual replaced.
@@ -303,11 +402,32 @@ impl CredentialsPage {
                 STANDARD.encode(credentials_csv(c)?)
             ),
             csv_filename: format!("{stem}-credentials.csv"),
+            key_id: (c.client_secret.is_none()).then(|| {
+                c.keys
+                    .iter()
+                    .map(|k| k.kid.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+            key_file: c.key_file.as_ref().map(|f| {
+                (
+                    format!(
+                        "data:application/json;base64,{}",
+                        STANDARD.encode(f.to_json().to_string())
+                    ),
+                    format!("{stem}-key.json"),
+                )
+            }),
         })
     }
 }
 
-fn details_page(console: &Console, name: &str, description: &str) -> WizardDetailsPage {
+fn details_page(
+    console: &Console,
+    name: &str,
+    description: &str,
+    auth: &AuthChoice,
+) -> WizardDetailsPage {
     WizardDetailsPage {
         chrome: console.chrome(),
         section: "service-accounts",
@@ -316,13 +436,15 @@ fn details_page(console: &Console, name: &str, description: &str) -> WizardDetai
         description: description.to_owned(),
         name_error: None,
         description_error: None,
+        auth: auth.clone(),
+        key_error: None,
     }
 }
 
 /// `GET /settings/service-accounts/new`: step 1.
 pub async fn new_service_account(console: Console) -> Result<Response, ConsoleError> {
     console.require(SERVICE_ACCOUNTS_WRITE)?;
-    Ok(details_page(&console, "", "").into_response())
+    Ok(details_page(&console, "", "", &AuthChoice::default()).into_response())
 }
 
 async fn roles_page(
@@ -332,6 +454,7 @@ async fn roles_page(
     description: &str,
     checked: &[String],
     error: Option<String>,
+    auth: &AuthChoice,
 ) -> Result<WizardRolesPage, ConsoleError> {
     let roles = app
         .admin
@@ -345,6 +468,7 @@ async fn roles_page(
         description: description.to_owned(),
         roles: RoleChoice::all(roles, checked),
         error,
+        auth: auth.clone(),
     })
 }
 
@@ -362,10 +486,16 @@ pub async fn add_service_account_step(
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
     let role_ids = form.all("role");
+    let auth = AuthChoice::of(&form);
     match form.get("step") {
-        Some("details") => Ok(details_page(&console, &name, &description).into_response()),
+        Some("details") => Ok(details_page(&console, &name, &description, &auth).into_response()),
         Some("roles") => {
-            let mut page = details_page(&console, &name, &description);
+            let mut page = details_page(&console, &name, &description, &auth);
+            if let Some(source) = auth.source()
+                && let Err(e) = crate::admin::keys::check_keys(&source)
+            {
+                page.key_error = Some(super::form_error(e)?);
+            }
             match AccountName::parse(&name) {
                 Err(e) => page.name_error = Some(e.message),
                 Ok(n) => {
@@ -380,7 +510,10 @@ pub async fn add_service_account_step(
             if let Err(e) = Description::parse(&description) {
                 page.description_error = Some(e.message);
             }
-            if page.name_error.is_some() || page.description_error.is_some() {
+            if page.name_error.is_some()
+                || page.description_error.is_some()
+                || page.key_error.is_some()
+            {
                 return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
             }
             let page = roles_page(
@@ -390,6 +523,7 @@ pub async fn add_service_account_step(
                 description.trim(),
                 &role_ids,
                 None,
+                &auth,
             )
             .await?;
             Ok(page.into_response())
@@ -400,20 +534,27 @@ pub async fn add_service_account_step(
                 description: description.clone(),
                 role_ids: role_ids.clone(),
                 token_lifetime_secs: None,
-                keys: None,
+                keys: auth.source(),
                 keys_expire_at: None,
             };
             match app.admin.create_account(&actor, input).await {
                 Ok(creds) => Ok(CredentialsPage::new(&console, &creds)?.into_response()),
                 Err(AdminError::Conflict { message, .. }) => {
-                    let mut page = details_page(&console, &name, &description);
+                    let mut page = details_page(&console, &name, &description, &auth);
                     page.name_error = Some(message);
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
                 }
                 Err(AdminError::Invalid(v)) if v.field == "roles" => {
-                    let page =
-                        roles_page(&app, &console, &name, &description, &[], Some(v.message))
-                            .await?;
+                    let page = roles_page(
+                        &app,
+                        &console,
+                        &name,
+                        &description,
+                        &[],
+                        Some(v.message),
+                        &auth,
+                    )
+                    .await?;
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
                 }
                 Err(AdminError::Escalation(message)) => {
@@ -424,14 +565,17 @@ pub async fn add_service_account_step(
                         &description,
                         &role_ids,
                         Some(message),
+                        &auth,
                     )
                     .await?;
                     Ok((StatusCode::FORBIDDEN, page).into_response())
                 }
                 Err(AdminError::Invalid(v)) => {
-                    let mut page = details_page(&console, &name, &description);
+                    let mut page = details_page(&console, &name, &description, &auth);
                     if v.field == "description" {
                         page.description_error = Some(v.message);
+                    } else if ["jwks", "public_key", "expires_at"].contains(&v.field) {
+                        page.key_error = Some(v.message);
                     } else {
                         page.name_error = Some(v.message);
                     }
