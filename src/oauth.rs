@@ -1,6 +1,7 @@
 //! OAuth 2.0 protocol logic, free of HTTP: client authentication, minting and verifying
 //! access tokens, revocation (RFC 7009), introspection (RFC 7662), keys and JWKS.
 
+pub mod backoff;
 pub mod cache;
 pub mod es256;
 pub mod health;
@@ -55,6 +56,13 @@ pub enum OAuthError {
     /// Something failed inside; logged, never shown.
     #[error(transparent)]
     Internal(#[from] StoreError),
+    /// Too many failed client authentications from this source (see `oauth::backoff`):
+    /// 429 with `Retry-After`, the secret not even checked.
+    #[error("too many failed attempts; retry later")]
+    Throttled {
+        /// Seconds until attempts are accepted again.
+        retry_after_secs: u64,
+    },
 }
 
 /// A freshly minted access token (RFC 6749 §5.1).

@@ -63,6 +63,11 @@ impl IntoResponse for OAuthErrorResponse {
                 "invalid_client",
                 self.error.to_string(),
             ),
+            OAuthError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client",
+                self.error.to_string(),
+            ),
             OAuthError::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
@@ -107,6 +112,10 @@ impl IntoResponse for OAuthErrorResponse {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let OAuthError::Throttled { retry_after_secs } = self.error {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         if status == StatusCode::UNAUTHORIZED {
             let challenge = if self.basic_tried {
@@ -302,18 +311,30 @@ fn client_credentials(
     }
 }
 
-/// Authenticates the client of a request, or answers `invalid_client`.
+/// Authenticates the client of a request from `source`, or answers `invalid_client` (429
+/// without checking the secret while that source backs off: `oauth::backoff`).
 async fn authenticate(
     app: &AppState,
     creds: Option<ClientCredentials>,
+    source: &str,
 ) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
     let Some(creds) = creds else {
         return Err(OAuthError::InvalidClient.into());
     };
+    let now = crate::domain::now_ms();
+    if let Err(wait) = app.backoff.check(&creds.id, source, now) {
+        return Err(OAuthError::Throttled {
+            retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
+        }
+        .into());
+    }
     match app.oauth.authenticate(&creds.id, &creds.secret).await {
-        Ok(rec) => Ok((rec, creds.id)),
+        Ok(rec) => {
+            app.backoff.success(&creds.id, source);
+            Ok((rec, creds.id))
+        }
         Err(error) => Err(OAuthErrorResponse {
-            error: super::metrics::count_failure(app, error),
+            error: super::metrics::count_failure(app, error, &creds.id, source, now),
             basic_tried: creds.basic,
             status_override: None,
         }),
@@ -358,7 +379,8 @@ async fn grant_token(
         Some(_) => "client_secret_post",
         None => "none",
     };
-    let (rec, client_id) = authenticate(app, creds).await?;
+    let source = super::extract::source_of(&parts, &app.config.trusted_proxies);
+    let (rec, client_id) = authenticate(app, creds, &source).await?;
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
     // Let the other requests that are ready mint theirs before this response is written, so
     // that under load responses leave in bursts: one wake-up of the peer and one trip through
@@ -393,7 +415,7 @@ async fn revoke_token(
         .get("token")
         .ok_or_else(|| invalid_request("the token parameter is missing"))?;
     let creds = client_credentials(&headers, &params)?;
-    let (rec, _) = authenticate(&app, creds).await?;
+    let (rec, _) = authenticate(&app, creds, &source).await?;
     app.oauth.revoke(&rec, token, &source).await?;
     Ok((StatusCode::OK, no_store()).into_response())
 }
@@ -402,6 +424,7 @@ async fn revoke_token(
 /// authenticate with client credentials or a bearer token.
 async fn introspect_token(
     State(app): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Response> {
@@ -426,7 +449,7 @@ async fn introspect_token(
         caller.permissions.contains(TOKENS_INTROSPECT)
     } else {
         let creds = client_credentials(&headers, &params).map_err(IntoResponse::into_response)?;
-        let (rec, _) = authenticate(&app, creds)
+        let (rec, _) = authenticate(&app, creds, &source)
             .await
             .map_err(IntoResponse::into_response)?;
         rec.permissions.iter().any(|p| p == TOKENS_INTROSPECT)

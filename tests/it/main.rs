@@ -20,6 +20,7 @@ mod instances;
 mod introspect;
 mod metadata;
 mod openapi;
+mod ops_backoff;
 mod ops_cli;
 mod ops_discovery;
 mod ops_inputs;
