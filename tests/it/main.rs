@@ -21,6 +21,7 @@ mod introspect;
 mod metadata;
 mod openapi;
 mod ops_backoff;
+mod ops_backup;
 mod ops_cli;
 mod ops_discovery;
 mod ops_inputs;
