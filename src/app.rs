@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::domain::now_ms;
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
+use crate::oauth::backoff::{Backoff, Limits};
 use crate::oauth::keys::{self, KeyError, MasterKey};
 use crate::store::{Store, StoreError, settings};
 
@@ -33,6 +34,8 @@ pub struct App {
     pub admin: Admin,
     /// Prometheus metrics of this instance.
     pub metrics: Metrics,
+    /// Backoff of failed client authentications (see `oauth::backoff`).
+    pub backoff: Backoff,
 }
 
 /// Shared handle on the application, cloned into every handler.
@@ -95,7 +98,12 @@ impl App {
         // follower has started.
         oauth.load_revocations().await?;
         let admin = Admin::new(store.clone(), hasher, oauth.clone(), config.token_url());
+        let backoff = Backoff::new(Limits {
+            per_client_source: config.client_auth_failures_per_client_source,
+            per_source: config.client_auth_failures_per_source,
+        });
         Ok(AppState(Arc::new(App {
+            backoff,
             config,
             store,
             oauth,

@@ -1,6 +1,8 @@
 //! The command line: `serve`, and admin commands that call the same operations as the
 //! console and the REST API.
 
+mod backup;
+
 use std::io::Read as _;
 use std::process::ExitCode;
 
@@ -39,6 +41,12 @@ enum Command {
     /// Manage console users (human administrators).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Copy a live SQLite database (and its key file) to FILE; PostgreSQL: use pg_dump.
+    Backup {
+        /// The new file to write.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,6 +265,10 @@ fn admin_message(e: AdminError) -> String {
 }
 
 async fn dispatch(cli: Cli) -> Result<(), String> {
+    if let Command::Backup { to } = &cli.command {
+        println!("{}", backup::run(&cli.config, to).await?);
+        return Ok(());
+    }
     let app = match cli.command {
         Command::Serve => App::build(cli.config).await,
         _ => App::build_for_command(cli.config).await,
@@ -265,6 +277,8 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
     let actor = Actor::system();
     match cli.command {
         Command::Serve => serve(app).await,
+        // Handled before the application is built: it needs no keys, only the file.
+        Command::Backup { .. } => Ok(()),
         Command::ServiceAccounts(AccountCommand::Create {
             name,
             description,

@@ -4,6 +4,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+pub use cidr::Cidr;
+
+mod cidr;
+
 /// A setting that must never be printed; its `Debug` redacts it.
 #[derive(Clone)]
 pub struct SecretString(String);
@@ -70,6 +74,37 @@ pub struct Config {
     /// the console and the OAuth endpoints.
     #[arg(long, env = "KEYGATE_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
+
+    /// Reverse proxies (CIDRs, comma-separated or the flag repeated) whose
+    /// `X-Forwarded-For` / `Forwarded` headers name the client's address; from any other
+    /// peer those headers are ignored and the socket's address is the source.
+    #[arg(
+        long,
+        env = "KEYGATE_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<Cidr>,
+
+    /// Failed client authentications in a minute for one client ID from one address before
+    /// that address backs off (429) for that client.
+    #[arg(
+        long,
+        env = "KEYGATE_CLIENT_AUTH_FAILURES_PER_CLIENT_SOURCE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub client_auth_failures_per_client_source: u32,
+
+    /// Failed client authentications in a minute from one address, whatever the client
+    /// IDs, before that address backs off (429).
+    #[arg(
+        long,
+        env = "KEYGATE_CLIENT_AUTH_FAILURES_PER_SOURCE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub client_auth_failures_per_source: u32,
 }
 
 impl Config {
@@ -81,6 +116,9 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: None,
             metrics_bind: None,
+            trusted_proxies: Vec::new(),
+            client_auth_failures_per_client_source: 10,
+            client_auth_failures_per_source: 100,
         }
     }
 

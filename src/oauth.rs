@@ -2,6 +2,7 @@
 //! access tokens, revocation (RFC 7009), introspection (RFC 7662), keys and JWKS.
 
 pub mod assertion;
+pub mod backoff;
 pub mod cache;
 pub mod es256;
 pub mod health;
@@ -59,6 +60,13 @@ pub enum OAuthError {
     /// Something failed inside; logged, never shown.
     #[error(transparent)]
     Internal(#[from] StoreError),
+    /// Too many failed client authentications from this source (see `oauth::backoff`):
+    /// 429 with `Retry-After`, the secret not even checked.
+    #[error("too many failed attempts; retry later")]
+    Throttled {
+        /// Seconds until attempts are accepted again.
+        retry_after_secs: u64,
+    },
 }
 
 /// A freshly minted access token (RFC 6749 §5.1).

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backup;
 pub mod changes;
 pub mod client_keys;
 pub mod groups;

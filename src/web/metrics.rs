@@ -46,7 +46,8 @@ pub fn metrics_only(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Starts what `serve` runs beside the main listener: the metrics upkeep every 5 s and, with
+/// Starts what `serve` runs beside the main listener: the metrics upkeep every 5 s, the
+/// aggregated audit events of failed client authentications every minute and, with
 /// `--metrics-bind`, the private metrics listener. Abort the tasks at shutdown.
 pub async fn spawn_tasks(app: &AppState) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
     let mut tasks = Vec::new();
@@ -56,6 +57,19 @@ pub async fn spawn_tasks(app: &AppState) -> Result<Vec<tokio::task::JoinHandle<(
         loop {
             tick.tick().await;
             upkeep.metrics.run_upkeep();
+        }
+    }));
+    let audit = app.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let a = &audit;
+            if let Err(e) =
+                crate::oauth::backoff::audit_failures(&a.backoff, &a.oauth, &a.store).await
+            {
+                tracing::warn!(error = %e, "cannot record failed client authentications");
+            }
         }
     }));
     if let Some(addr) = app.config.metrics_bind {
@@ -178,13 +192,24 @@ pub fn token_error_result(e: &OAuthError) -> &'static str {
         OAuthError::InsufficientScope(_) => "insufficient_scope",
         OAuthError::Internal(StoreError::Unavailable(_)) => "temporarily_unavailable",
         OAuthError::Internal(_) => "server_error",
+        OAuthError::Throttled { .. } => "throttled",
     }
 }
 
-/// Counts a failed client authentication (at any OAuth endpoint) and passes the error on.
-pub fn count_failure(app: &AppState, error: OAuthError) -> OAuthError {
+/// Counts a failed client authentication (at any OAuth endpoint) in the metrics and the
+/// backoff, and passes the error on.
+pub fn count_failure(
+    app: &AppState,
+    error: OAuthError,
+    client_id: &str,
+    source: &str,
+    now: i64,
+) -> OAuthError {
     if matches!(error, OAuthError::InvalidClient) {
         app.metrics.client_auth_failure();
+        // Tallied for the audit log whatever the ID; the minute's flush drops IDs that name
+        // no account, so the attempt itself reads nothing.
+        app.backoff.failure(client_id, source, true, now);
     }
     error
 }

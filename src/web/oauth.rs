@@ -85,6 +85,11 @@ impl IntoResponse for OAuthErrorResponse {
                 "invalid_token",
                 self.error.to_string(),
             ),
+            OAuthError::Throttled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "invalid_client",
+                self.error.to_string(),
+            ),
             OAuthError::UnsupportedGrantType => (
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
@@ -129,6 +134,10 @@ impl IntoResponse for OAuthErrorResponse {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let OAuthError::Throttled { retry_after_secs } = self.error {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         let challenge = match self.challenge {
             _ if status != StatusCode::UNAUTHORIZED => None,
@@ -324,10 +333,12 @@ fn client_credentials(
     }
 }
 
-/// Authenticates the client of a request, or answers `invalid_client`.
+/// Authenticates the client of a request from `source`, or answers `invalid_client` (429
+/// without checking the secret while that source backs off: `oauth::backoff`).
 async fn authenticate(
     app: &AppState,
     creds: Option<ClientCredentials>,
+    source: &str,
 ) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
     let Some(creds) = creds else {
         return Err(OAuthErrorResponse {
@@ -335,10 +346,20 @@ async fn authenticate(
             ..OAuthError::InvalidClient.into()
         });
     };
+    let now = crate::domain::now_ms();
+    if let Err(wait) = app.backoff.check(&creds.id, source, now) {
+        return Err(OAuthError::Throttled {
+            retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
+        }
+        .into());
+    }
     match app.oauth.authenticate(&creds.id, &creds.secret).await {
-        Ok(rec) => Ok((rec, creds.id)),
+        Ok(rec) => {
+            app.backoff.success(&creds.id, source);
+            Ok((rec, creds.id))
+        }
         Err(error) => Err(OAuthErrorResponse {
-            error: super::metrics::count_failure(app, error),
+            error: super::metrics::count_failure(app, error, &creds.id, source, now),
             challenge: if creds.basic {
                 Challenge::BasicTried
             } else {
@@ -356,6 +377,7 @@ async fn authenticate_assertion(
     headers: &HeaderMap,
     params: &Params,
     assertion: &str,
+    source: &str,
 ) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
     if params.get("client_assertion_type") != Some(crate::oauth::assertion::JWT_BEARER) {
         return Err(invalid_request(format!(
@@ -368,11 +390,24 @@ async fn authenticate_assertion(
             "use one client authentication method: a client assertion, or a client secret",
         ));
     }
+    // The brute-force backoff counts assertion failures too, by the client ID the request
+    // names (if any) and by source.
+    let named = params.get("client_id").unwrap_or_default();
+    let now = crate::domain::now_ms();
+    if let Err(wait) = app.backoff.check(named, source, now) {
+        return Err(OAuthError::Throttled {
+            retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
+        }
+        .into());
+    }
     let rec = app
         .oauth
         .authenticate_assertion(params.get("client_id"), assertion)
         .await
-        .map_err(|e| OAuthErrorResponse::from(super::metrics::count_failure(app, e)))?;
+        .map_err(|e| {
+            OAuthErrorResponse::from(super::metrics::count_failure(app, e, named, source, now))
+        })?;
+    app.backoff.success(named, source);
     let client_id = rec.client_id.clone();
     Ok((rec, client_id))
 }
@@ -409,10 +444,11 @@ async fn grant_token(
         None => return Err(invalid_request("the grant_type parameter is missing")),
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
     }
+    let source = super::extract::source_of(&parts, &app.config.trusted_proxies);
     let (rec, client_id) = match params.get("client_assertion") {
         Some(assertion) => {
             *method = "private_key_jwt";
-            authenticate_assertion(app, headers, &params, assertion).await?
+            authenticate_assertion(app, headers, &params, assertion, &source).await?
         }
         None => {
             if params.get("client_assertion_type").is_some() {
@@ -426,7 +462,7 @@ async fn grant_token(
                 Some(_) => "client_secret_post",
                 None => "none",
             };
-            authenticate(app, creds).await?
+            authenticate(app, creds, &source).await?
         }
     };
     let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
@@ -463,7 +499,7 @@ async fn revoke_token(
         .get("token")
         .ok_or_else(|| invalid_request("the token parameter is missing"))?;
     let creds = client_credentials(&headers, &params)?;
-    let (rec, _) = authenticate(&app, creds).await?;
+    let (rec, _) = authenticate(&app, creds, &source).await?;
     app.oauth.revoke(&rec, token, &source).await?;
     Ok((StatusCode::OK, no_store()).into_response())
 }
@@ -473,6 +509,7 @@ async fn revoke_token(
 /// is RFC 6749-shaped JSON with `Cache-Control: no-store`.
 async fn introspect_token(
     State(app): State<AppState>,
+    Source(source): Source,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, OAuthErrorResponse> {
@@ -498,7 +535,7 @@ async fn introspect_token(
         caller.permissions.contains(TOKENS_INTROSPECT)
     } else {
         let creds = client_credentials(&headers, &params)?;
-        let (rec, _) = authenticate(&app, creds).await?;
+        let (rec, _) = authenticate(&app, creds, &source).await?;
         rec.permissions.iter().any(|p| p == TOKENS_INTROSPECT)
     };
     if !permitted {

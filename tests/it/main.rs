@@ -22,6 +22,8 @@ mod instances;
 mod introspect;
 mod metadata;
 mod openapi;
+mod ops_backoff;
+mod ops_backup;
 mod ops_cli;
 mod ops_discovery;
 mod ops_inputs;

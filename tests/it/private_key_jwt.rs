@@ -75,7 +75,15 @@ async fn grant(app: &TestApp, assertion: &str, client_id: Option<&str>) -> Resp 
     if let Some(c) = client_id {
         form.push(("client_id", c));
     }
-    app.post("/oauth/token").form(&form).send().await
+    // Each from an address of its own: these tests fail on purpose more often than the
+    // brute-force backoff lets one source do (that backoff has tests of its own).
+    let [a, b, c] = keygate::domain::secret::random_bytes::<3>();
+    let from = std::net::SocketAddr::from(([10, a, b, c], 40000));
+    app.post("/oauth/token")
+        .sent_from(from)
+        .form(&form)
+        .send()
+        .await
 }
 
 /// Creates an account with `body`'s keys through the REST API as an administrator.
