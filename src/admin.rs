@@ -85,18 +85,40 @@ impl Admin {
         &self.token_url
     }
 
+    /// The first of `roles` carrying a permission the actor may not give, with that
+    /// permission: the one rule behind giving roles and acting on what holds them.
+    fn first_ungrantable<'a>(
+        actor: &Actor,
+        roles: &'a [RoleRow],
+    ) -> Option<(&'a RoleRow, &'a str)> {
+        roles
+            .iter()
+            .find_map(|r| actor.lacks_any(&r.permissions).map(|p| (r, p)))
+    }
+
     /// Refuses to give `roles` unless the actor holds every permission they carry.
     fn ensure_grantable(actor: &Actor, roles: &[RoleRow]) -> Result<(), AdminError> {
-        for role in roles {
-            if let Some(p) = actor.lacks_any(&role.permissions) {
-                return Err(AdminError::Escalation(format!(
-                    "You cannot give the role \u{201c}{}\u{201d}: it carries the {p} permission, \
-                     which you do not hold yourself.",
-                    role.name
-                )));
-            }
+        match Self::first_ungrantable(actor, roles) {
+            Some((role, p)) => Err(AdminError::Escalation(format!(
+                "You cannot give the role \u{201c}{}\u{201d}: it carries the {p} permission, \
+                 which you do not hold yourself.",
+                role.name
+            ))),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Refuses to act on `what` (an account, a user, a group) that holds `roles` unless the
+    /// actor could give each of them: nobody acts on something more powerful than they are.
+    fn ensure_may_act_on(actor: &Actor, what: &str, roles: &[RoleRow]) -> Result<(), AdminError> {
+        match Self::first_ungrantable(actor, roles) {
+            Some((role, p)) => Err(AdminError::Escalation(format!(
+                "You cannot change {what}: it holds the role \u{201c}{}\u{201d}, which carries \
+                 the {p} permission that you do not hold yourself.",
+                role.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     fn require(actor: &Actor, permission: &'static str) -> Result<(), AdminError> {

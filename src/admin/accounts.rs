@@ -286,17 +286,11 @@ impl Admin {
     ) -> Result<(), AdminError> {
         let held = accounts::held_role_ids(self.store.pool(), &account.account.id).await?;
         let roles = roles::by_ids(self.store.pool(), &held).await?;
-        for role in &roles {
-            if let Some(p) = actor.lacks_any(&role.permissions) {
-                return Err(AdminError::Escalation(format!(
-                    "You cannot change the service account \u{201c}{}\u{201d}: it holds the role \
-                     \u{201c}{}\u{201d}, which carries the {p} permission that you do not hold \
-                     yourself.",
-                    account.account.name, role.name
-                )));
-            }
-        }
-        Ok(())
+        let what = format!(
+            "the service account \u{201c}{}\u{201d}",
+            account.account.name
+        );
+        Self::ensure_may_act_on(actor, &what, &roles)
     }
 
     /// The account whose id, client ID or name is `wanted`, tried in that order, each exactly

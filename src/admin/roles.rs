@@ -439,17 +439,12 @@ impl Admin {
         group: &GroupRow,
     ) -> Result<(), AdminError> {
         let ids: Vec<String> = group.roles.iter().map(|r| r.id.clone()).collect();
-        for role in roles::by_ids(self.store.pool(), &ids).await? {
-            if let Some(p) = actor.lacks_any(&role.permissions) {
-                return Err(AdminError::Escalation(format!(
-                    "You cannot change the group \u{201c}{}\u{201d}: it gives the role \
-                     \u{201c}{}\u{201d}, which carries the {p} permission that you do not \
-                     hold yourself.",
-                    group.name, role.name
-                )));
-            }
-        }
-        Ok(())
+        let roles = roles::by_ids(self.store.pool(), &ids).await?;
+        Self::ensure_may_act_on(
+            actor,
+            &format!("the group \u{201c}{}\u{201d}", group.name),
+            &roles,
+        )
     }
 
     /// The groups an account belongs to.

@@ -162,17 +162,12 @@ impl Admin {
         user: &UserRow,
     ) -> Result<(), AdminError> {
         let held = users::role_ids(self.store.pool(), &user.id).await?;
-        for role in crate::store::roles::by_ids(self.store.pool(), &held).await? {
-            if let Some(p) = actor.lacks_any(&role.permissions) {
-                return Err(AdminError::Escalation(format!(
-                    "You cannot change the console user {}: they hold the role \
-                     \u{201c}{}\u{201d}, which carries the {p} permission that you do not \
-                     hold yourself.",
-                    user.username, role.name
-                )));
-            }
-        }
-        Ok(())
+        let roles = crate::store::roles::by_ids(self.store.pool(), &held).await?;
+        Self::ensure_may_act_on(
+            actor,
+            &format!("the console user {}", user.username),
+            &roles,
+        )
     }
 
     /// Refuses a change, inside its transaction, that leaves no enabled console user holding
