@@ -17,7 +17,8 @@ function init(args)
   base_init(args)
   local prefix = "grant_type=client_credentials&client_assertion_type=" ..
     "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="
-  for line in io.lines(assert(os.getenv("BENCH_ASSERTIONS"), "BENCH_ASSERTIONS")) do
+  local path = assert(os.getenv("BENCH_ASSERTIONS"), "BENCH_ASSERTIONS")
+  for line in io.lines(path) do
     bodies[#bodies + 1] = prefix .. line
   end
 end
