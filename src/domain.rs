@@ -28,6 +28,10 @@ impl ValidationError {
     }
 }
 
+/// A console session ends after this long without a request (the sign-in rule, and what
+/// the background purge of idle sessions uses).
+pub const CONSOLE_SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+
 /// A CSV cell that a spreadsheet will show as text, never run as a formula: a value that
 /// begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (OWASP's
 /// advice against CSV injection). Every CSV keygate writes passes its cells through here.

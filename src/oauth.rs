@@ -532,7 +532,7 @@ impl OAuth {
                 if let Err(e) = crate::store::users::purge_sessions(
                     self.store.pool(),
                     now,
-                    now - crate::admin::users::SESSION_IDLE_MS,
+                    now - crate::domain::CONSOLE_SESSION_IDLE_MS,
                 )
                 .await
                 {

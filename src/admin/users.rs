@@ -234,7 +234,7 @@ impl Admin {
 }
 
 /// A console session ends after this long without a request.
-pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+pub const SESSION_IDLE_MS: i64 = crate::domain::CONSOLE_SESSION_IDLE_MS;
 /// A console session ends this long after sign-in, whatever happens.
 pub const SESSION_MAX_MS: i64 = 12 * 60 * 60 * 1000;
 /// Failed sign-ins allowed per (username, address) within [`THROTTLE_WINDOW_MS`] before

@@ -71,7 +71,7 @@ async fn role_permissions(app: &TestApp, id: &str) -> Vec<String> {
         .permissions
 }
 
-async fn user_id(app: &TestApp, username: &str) -> String {
+pub(crate) async fn user_id(app: &TestApp, username: &str) -> String {
     app.state
         .admin
         .list_users(&Actor::system())

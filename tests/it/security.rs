@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::api_accounts::{administrator, call, caller, manager};
 use crate::console::{Browser, PASSWORD, console_user, csrf_of, signed_in_admin};
+use crate::console_access::user_id;
 use crate::helpers::{Creds, TestApp, eventually, unix_secs};
 
 /// A custom role made by the command-line operator.
@@ -26,19 +27,6 @@ async fn role(app: &TestApp, name: &str, permissions: &[&str]) -> String {
         )
         .await
         .unwrap()
-        .id
-}
-
-async fn user_id(app: &TestApp, username: &str) -> String {
-    app.state
-        .admin
-        .list_users(&Actor::system())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|(u, _)| u.username == username)
-        .unwrap()
-        .0
         .id
 }
 
