@@ -7,6 +7,7 @@ pub mod cache;
 pub mod es256;
 pub mod health;
 pub mod keys;
+pub mod replay;
 pub mod sessions;
 pub mod token;
 pub mod usage;
@@ -147,6 +148,8 @@ pub struct OAuth {
     signer: TokenSigner,
     verifier: TokenVerifier,
     verified: VerifiedTokens,
+    replay: replay::ReplayGuard,
+    key_verifiers: assertion::KeyVerifiers,
     issuer: String,
     audience: String,
     jwks_json: String,
@@ -165,6 +168,8 @@ impl OAuth {
             verifier: TokenVerifier::new(&keys.public_jwks, &issuer, &audience),
             signer: TokenSigner::new(keys.signing),
             verified: VerifiedTokens::default(),
+            replay: replay::ReplayGuard::new(store.clone()),
+            key_verifiers: assertion::KeyVerifiers::default(),
             store,
             cache: AuthCache::default(),
             usage: UsageRecorder::default(),

@@ -2,7 +2,8 @@
 //! RFC 10070): the client signs a short JWT with one of its registered keys. Every failure
 //! is the same `invalid_client` as a wrong secret.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,7 +15,6 @@ use crate::domain::client_key::PRIVATE_KEY_JWT;
 use crate::domain::now_ms;
 use crate::domain::secret::ClientId;
 use crate::store::accounts::AuthRecord;
-use crate::store::client_keys;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -35,6 +35,39 @@ fn alg_name(a: Algorithm) -> Option<&'static str> {
         Algorithm::ES256 => Some("ES256"),
         Algorithm::EdDSA => Some("EdDSA"),
         _ => None,
+    }
+}
+
+/// Verification keys parsed once from the public JWKs of client keys, by JWK text (the
+/// same text always gives the same key, so an entry never goes stale; a deleted key simply
+/// leaves the account's record). Bounded: starts over when full.
+#[derive(Default)]
+pub struct KeyVerifiers(RwLock<HashMap<String, Arc<DecodingKey>>>);
+
+/// Parsed keys kept before the map starts over.
+const MAX_VERIFIERS: usize = 100_000;
+
+impl KeyVerifiers {
+    fn get(&self, public_jwk: &str) -> Option<Arc<DecodingKey>> {
+        if let Some(k) = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(public_jwk)
+        {
+            return Some(k.clone());
+        }
+        let jwk = serde_json::from_str::<jsonwebtoken::jwk::Jwk>(public_jwk).ok()?;
+        let key = Arc::new(DecodingKey::from_jwk(&jwk).ok()?);
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_VERIFIERS {
+            map.clear();
+        }
+        map.insert(public_jwk.to_owned(), key.clone());
+        Some(key)
     }
 }
 
@@ -109,10 +142,7 @@ impl OAuth {
         validation.leeway = token::LEEWAY_SECS.unsigned_abs();
         let mut verified = None;
         for key in candidates {
-            let Ok(jwk) = serde_json::from_str::<jsonwebtoken::jwk::Jwk>(&key.public_jwk) else {
-                continue;
-            };
-            let Ok(decoding) = DecodingKey::from_jwk(&jwk) else {
+            let Some(decoding) = self.key_verifiers.get(&key.public_jwk) else {
                 continue;
             };
             if let Ok(data) = jsonwebtoken::decode::<Value>(assertion, &decoding, &validation) {
@@ -149,9 +179,10 @@ impl OAuth {
             .and_then(Value::as_str)
             .filter(|j| !j.is_empty() && j.len() <= 512)
             .ok_or(OAuthError::InvalidClient)?;
-        // The replay guard: the one write the token path makes, shared by every instance.
+        // The replay guard: the one write the token path makes, shared by every instance
+        // (group-committed, see `oauth::replay`).
         let keep_until = (exp + token::LEEWAY_SECS).saturating_mul(1000);
-        if !client_keys::use_assertion(self.store.pool(), iss, jti, keep_until).await? {
+        if !self.replay.first_use(iss, jti, keep_until, now).await? {
             return Err(OAuthError::InvalidClient);
         }
         self.usage.record_key(&rec.id, &kid, now);

@@ -108,26 +108,50 @@ pub async fn record_last_used(
     Ok(())
 }
 
-/// The replay guard: records that `client_id` used assertion `jti`, valid until
-/// `expires_at` (epoch ms). False if it was used before, on any instance sharing the
-/// database (insert-if-absent on the primary key).
+/// The replay guard, for a batch of accepted assertions `(client_id, jti, expires_at)`
+/// (epoch ms): records them all in one statement (one commit) and answers, for each, whether
+/// it was new. An assertion recorded before, by any instance sharing the database, is not
+/// (insert-if-absent on the primary key; `returning` names the rows actually inserted).
+/// A pair repeated within the batch is new at most once.
 #[instrument(skip_all)]
-pub async fn use_assertion(
+pub async fn use_assertions(
     pool: &AnyPool,
-    client_id: &str,
-    jti: &str,
-    expires_at: i64,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "insert into used_assertions (client_id, jti, expires_at) values ($1, $2, $3) \
-         on conflict (client_id, jti) do nothing",
-    )
-    .bind(client_id)
-    .bind(jti)
-    .bind(expires_at)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    batch: &[(String, String, i64)],
+) -> Result<Vec<bool>, StoreError> {
+    let mut first = std::collections::HashSet::new();
+    let unique: Vec<&(String, String, i64)> = batch
+        .iter()
+        .filter(|(c, j, _)| first.insert((c.as_str(), j.as_str())))
+        .collect();
+    if unique.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from("insert into used_assertions (client_id, jti, expires_at) values ");
+    for i in 0..unique.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let n = 3 * i;
+        sql.push_str(&format!("(${}, ${}, ${})", n + 1, n + 2, n + 3));
+    }
+    sql.push_str(" on conflict (client_id, jti) do nothing returning client_id, jti");
+    let mut query = sqlx::query(&sql);
+    for (client_id, jti, expires_at) in &unique {
+        query = query.bind(client_id).bind(jti).bind(*expires_at);
+    }
+    let rows = query.fetch_all(pool).await?;
+    let mut inserted = std::collections::HashSet::with_capacity(rows.len());
+    for r in &rows {
+        inserted.insert((
+            r.try_get::<String, _>("client_id")?,
+            r.try_get::<String, _>("jti")?,
+        ));
+    }
+    // Each inserted pair answers true once: to its first occurrence in the batch.
+    Ok(batch
+        .iter()
+        .map(|(c, j, _)| inserted.remove(&(c.clone(), j.clone())))
+        .collect())
 }
 
 /// Forgets assertions that expired before `before` (epoch ms): they cannot be replayed.
