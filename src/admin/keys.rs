@@ -62,10 +62,12 @@ impl KeyFile {
 
 /// A key as the API shows it.
 pub fn key_json(k: &ClientKeyRow) -> Value {
-    let algs: Vec<&str> = k.algs.split(' ').collect();
+    // `alg` is one JWS algorithm, as in a JWK (RFC 7517 §4.4): the key's first. An RSA key
+    // registered without a named `alg` shows RS256 and still accepts PS256 assertions.
+    let alg = k.algs.split(' ').next().unwrap_or_default();
     json!({
         "kid": k.kid,
-        "alg": if algs.len() == 1 { json!(algs[0]) } else { json!(algs) },
+        "alg": alg,
         "public_jwk": serde_json::from_str::<Value>(&k.public_jwk).unwrap_or(Value::Null),
         "created_at": format_ms(k.created_at),
         "expires_at": k.expires_at.map(format_ms),

@@ -268,7 +268,9 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "get",
         path: "/service-accounts/{id}/keys",
-        summary: "The public keys of a private_key_jwt account",
+        summary: "The public keys of a private_key_jwt account: items of {kid, alg (one JWS \
+                  algorithm: RS256 for an RSA key without a named alg, which also accepts \
+                  PS256), public_jwk, created_at, expires_at, last_used_at}",
         permission: Some(SERVICE_ACCOUNTS_READ),
         query: &[],
         body: &[],
