@@ -10,6 +10,7 @@ mod helpers;
 mod api_access;
 mod api_accounts;
 mod browser;
+mod browser_keys;
 mod browser_ux;
 mod cli;
 mod cli_lifecycle;
