@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod federation;
 pub mod keys;
 pub mod roles;
 pub mod sessions;

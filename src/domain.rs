@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod client_key;
+pub mod federation;
 pub mod permission;
 pub mod secret;
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod changes;
 pub mod client_keys;
+pub mod federation;
 pub mod groups;
 pub mod health;
 pub mod keys;

@@ -63,6 +63,8 @@ pub struct AuthRecord {
     pub auth_method: String,
     /// Its public keys (`private_key_jwt`).
     pub keys: Vec<super::client_keys::ClientKeyRow>,
+    /// Its federated credentials (tokens of trusted issuers that stand in for it).
+    pub federated: Vec<crate::domain::federation::FederatedCredential>,
     /// Account id (`sub`).
     pub id: String,
     /// Account name.
@@ -325,9 +327,11 @@ async fn auth_where(
     permissions.sort();
     permissions.dedup();
     let keys = super::client_keys::of_account(pool, &id).await?;
+    let federated = super::federation::credentials_of_account(pool, &id).await?;
     Ok(Some(AuthRecord {
         auth_method: row.try_get("auth_method")?,
         keys,
+        federated,
         id,
         name: row.try_get("name")?,
         enabled: row.try_get::<i64, _>("enabled")? != 0,
