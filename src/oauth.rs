@@ -5,6 +5,7 @@ pub mod assertion;
 pub mod backoff;
 pub mod cache;
 pub mod es256;
+pub mod federation;
 pub mod health;
 pub mod keys;
 pub mod replay;
@@ -150,6 +151,7 @@ pub struct OAuth {
     verified: VerifiedTokens,
     replay: replay::ReplayGuard,
     key_verifiers: assertion::KeyVerifiers,
+    federation: Arc<federation::Federation>,
     issuer: String,
     audience: String,
     jwks_json: String,
@@ -170,6 +172,7 @@ impl OAuth {
             verified: VerifiedTokens::default(),
             replay: replay::ReplayGuard::new(store.clone()),
             key_verifiers: assertion::KeyVerifiers::default(),
+            federation: Arc::default(),
             store,
             cache: AuthCache::default(),
             usage: UsageRecorder::default(),
@@ -465,7 +468,16 @@ impl OAuth {
 
     /// Applies a change made by this instance at once (the feed will repeat it, harmlessly).
     pub fn apply_local(&self, change: &Change) {
+        self.apply(change);
+    }
+
+    /// Applies one change to the in-memory state: the account cache, and the trusted
+    /// issuers (reloaded on next use when they changed, or when changes may have been missed).
+    fn apply(&self, change: &Change) {
         self.cache.apply(change);
+        if matches!(change, Change::TrustedIssuers | Change::AllAccounts) {
+            self.federation.invalidate();
+        }
     }
 
     /// Runs forever: follows the change feed so this instance's cache drops what other
@@ -494,13 +506,13 @@ impl OAuth {
             match changes::since(self.store.pool(), last_seq, now - FEED_LOOKBACK_MS, 1000).await {
                 Ok(list) => {
                     for (seq, change) in list {
-                        self.cache.apply(&change);
+                        self.apply(&change);
                         last_seq = last_seq.max(seq);
                     }
                     if now - last_read > FEED_LOOKBACK_MS {
                         // The feed could not be read for a while: changes may have been
                         // missed, so forget every cached account.
-                        self.cache.apply(&Change::AllAccounts);
+                        self.apply(&Change::AllAccounts);
                         if let Err(e) = self.load_revocations().await {
                             tracing::warn!(error = %e, "cannot reload revocations");
                         }

@@ -104,6 +104,18 @@ impl OAuth {
     ) -> Result<Arc<AuthRecord>, OAuthError> {
         let header =
             jsonwebtoken::decode_header(assertion).map_err(|_| OAuthError::InvalidClient)?;
+        let peeked = peek_claims(assertion).ok_or(OAuthError::InvalidClient)?;
+        let iss = peeked
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(OAuthError::InvalidClient)?;
+        // A trusted external issuer's token (workload identity federation), else the
+        // client's own assertion, whose `iss` is its client ID.
+        if let Some(trusted) = self.federation.issuer(&self.store, iss).await? {
+            return self
+                .authenticate_federated(client_id, assertion, &header, &trusted)
+                .await;
+        }
         let alg = alg_name(header.alg).ok_or(OAuthError::InvalidClient)?;
         let rfc_10070 = match header.typ.as_deref() {
             None => false,
@@ -111,11 +123,6 @@ impl OAuth {
             Some(t) if t.eq_ignore_ascii_case(CLIENT_AUTH_TYP) => true,
             Some(_) => return Err(OAuthError::InvalidClient),
         };
-        let peeked = peek_claims(assertion).ok_or(OAuthError::InvalidClient)?;
-        let iss = peeked
-            .get("iss")
-            .and_then(Value::as_str)
-            .ok_or(OAuthError::InvalidClient)?;
         if client_id.is_some_and(|c| c != iss) || !ClientId::is_well_formed(iss) {
             return Err(OAuthError::InvalidClient);
         }
@@ -186,6 +193,53 @@ impl OAuth {
             return Err(OAuthError::InvalidClient);
         }
         self.usage.record_key(&rec.id, &kid, now);
+        Ok(rec)
+    }
+
+    /// Authenticates the account named by `client_id` with a trusted issuer's token: it must
+    /// verify with the issuer's keys (asymmetric algorithms only), carry the issuer's
+    /// audience (default: keygate's issuer URL), be within `exp`/`nbf`/`iat`, and meet one
+    /// of the account's federated credentials for that issuer. Platform tokens are reused by
+    /// design, so no `jti` is recorded; their lifetime is the platform's.
+    async fn authenticate_federated(
+        &self,
+        client_id: Option<&str>,
+        assertion: &str,
+        header: &jsonwebtoken::Header,
+        trusted: &Arc<super::federation::Issuer>,
+    ) -> Result<Arc<AuthRecord>, OAuthError> {
+        let client_id = client_id
+            .filter(|c| ClientId::is_well_formed(c))
+            .ok_or(OAuthError::InvalidClient)?;
+        let rec = self
+            .cache
+            .by_client_id(&self.store, client_id)
+            .await?
+            .ok_or(OAuthError::InvalidClient)?;
+        let credentials: Vec<_> = rec
+            .federated
+            .iter()
+            .filter(|c| c.trusted_issuer_id == trusted.row.id)
+            .collect();
+        if rec.client_id != client_id || !rec.enabled || credentials.is_empty() {
+            return Err(OAuthError::InvalidClient);
+        }
+        let audience = trusted.row.audience.as_deref().unwrap_or(&self.issuer);
+        let claims = self
+            .federation
+            .verify(
+                trusted,
+                assertion,
+                header.kid.as_deref(),
+                header.alg,
+                audience,
+                token::LEEWAY_SECS,
+            )
+            .await
+            .ok_or(OAuthError::InvalidClient)?;
+        if !credentials.iter().any(|c| c.accepts(&claims)) {
+            return Err(OAuthError::InvalidClient);
+        }
         Ok(rec)
     }
 }

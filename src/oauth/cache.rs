@@ -101,6 +101,8 @@ impl AuthCache {
                 self.epoch.fetch_add(1, Ordering::AcqRel);
                 *e = Entries::default();
             }
+            // Trusted issuers are not accounts: `OAuth` reloads them.
+            Change::TrustedIssuers => {}
             Change::TokenRevoked(jti) => {
                 // The expiry is unknown here; keep it until the next reload prunes it.
                 self.revoke(jti, i64::MAX);
