@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod federation;
 pub mod keys;
 pub mod spec;
 

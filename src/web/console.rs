@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod accounts;
 pub mod auth;
+pub mod federation;
 pub mod keys;
 pub mod users;
 pub mod when;
@@ -81,6 +82,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/service-accounts/{id}/keys/{kid}/delete",
             get(keys::confirm_delete_key).post(keys::delete_key),
+        )
+        .route(
+            "/settings/federation",
+            get(federation::list_trusted_issuers).post(federation::create_trusted_issuer),
+        )
+        .route(
+            "/settings/federation/{id}/delete",
+            get(federation::confirm_delete_trusted_issuer).post(federation::delete_trusted_issuer),
+        )
+        .route(
+            "/settings/service-accounts/{id}/federated-credentials",
+            get(federation::list_federated_credentials).post(federation::add_federated_credential),
+        )
+        .route(
+            "/settings/service-accounts/{id}/federated-credentials/{fid}/delete",
+            get(federation::confirm_delete_federated_credential)
+                .post(federation::delete_federated_credential),
         )
         .route(
             "/settings/service-accounts/{id}/sessions/revoke",

@@ -19,6 +19,7 @@ mod console;
 mod console_access;
 mod console_lifecycle;
 mod console_ux;
+mod federation;
 mod instances;
 mod introspect;
 mod metadata;

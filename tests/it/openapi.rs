@@ -33,6 +33,20 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/service-accounts/{id}/keys"),
     ("post", "/api/v1/service-accounts/{id}/keys"),
     ("delete", "/api/v1/service-accounts/{id}/keys/{kid}"),
+    ("get", "/api/v1/trusted-issuers"),
+    ("post", "/api/v1/trusted-issuers"),
+    ("get", "/api/v1/trusted-issuers/{id}"),
+    ("patch", "/api/v1/trusted-issuers/{id}"),
+    ("delete", "/api/v1/trusted-issuers/{id}"),
+    ("get", "/api/v1/service-accounts/{id}/federated-credentials"),
+    (
+        "post",
+        "/api/v1/service-accounts/{id}/federated-credentials",
+    ),
+    (
+        "delete",
+        "/api/v1/service-accounts/{id}/federated-credentials/{fid}",
+    ),
 ];
 
 #[tokio::test]

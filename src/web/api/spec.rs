@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{access, accounts, keys};
+use super::{access, accounts, federation, keys};
 use crate::app::AppState;
 use crate::domain::permission::{
     AUDIT_READ, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
@@ -113,6 +113,58 @@ const KEY_FIELDS: &[Field] = &[
         "string",
         false,
         "RFC 3339: when the key stops working",
+    ),
+];
+const ISSUER_FIELDS: &[Field] = &[
+    f("name", "string", true, "unique, 1 to 100 characters"),
+    f(
+        "issuer",
+        "string",
+        true,
+        "the platform's issuer URL (http or https; https advised), compared exactly with iss",
+    ),
+    f(
+        "jwks_uri",
+        "string",
+        false,
+        "where its keys are; default: jwks_uri of its /.well-known/openid-configuration",
+    ),
+    f(
+        "audience",
+        "string",
+        false,
+        "what the token's aud must contain; default: keygate's issuer URL",
+    ),
+];
+const ISSUER_PATCH: &[Field] = &[
+    f("name", "string", false, "unique, 1 to 100 characters"),
+    f("issuer", "string", false, "the platform's issuer URL"),
+    f("jwks_uri", "string", false, "null: back to discovery"),
+    f(
+        "audience",
+        "string",
+        false,
+        "null: back to keygate's issuer URL",
+    ),
+];
+const CREDENTIAL_FIELDS: &[Field] = &[
+    f(
+        "trusted_issuer",
+        "string",
+        true,
+        "the id of a trusted issuer",
+    ),
+    f(
+        "subject",
+        "string",
+        false,
+        "the exact sub; at least one of subject or conditions",
+    ),
+    f(
+        "conditions",
+        "objects",
+        false,
+        "[{claim, equals | matches}]: claims that must equal a value or match a glob (* and ?)",
     ),
 ];
 const ACCOUNT_PATCH: &[Field] = &[
@@ -302,6 +354,94 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/trusted-issuers",
+        summary: "Trusted external issuers (workload identity federation)",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(federation::list_trusted_issuers),
+    },
+    Route {
+        method: "post",
+        path: "/trusted-issuers",
+        summary: "Trust an external issuer's tokens",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: ISSUER_FIELDS,
+        ok: 201,
+        secret: false,
+        handler: || post(federation::create_trusted_issuer),
+    },
+    Route {
+        method: "get",
+        path: "/trusted-issuers/{id}",
+        summary: "One trusted issuer",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(federation::get_trusted_issuer),
+    },
+    Route {
+        method: "patch",
+        path: "/trusted-issuers/{id}",
+        summary: "Change a trusted issuer",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: ISSUER_PATCH,
+        ok: 200,
+        secret: false,
+        handler: || patch(federation::update_trusted_issuer),
+    },
+    Route {
+        method: "delete",
+        path: "/trusted-issuers/{id}",
+        summary: "Stop trusting an issuer (its federated credentials go with it)",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(federation::delete_trusted_issuer),
+    },
+    Route {
+        method: "get",
+        path: "/service-accounts/{id}/federated-credentials",
+        summary: "The account's federated credentials",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(federation::list_federated_credentials),
+    },
+    Route {
+        method: "post",
+        path: "/service-accounts/{id}/federated-credentials",
+        summary: "Let a trusted issuer's tokens with this subject and these claims stand in for the account",
+        permission: Some(SERVICE_ACCOUNTS_WRITE),
+        query: &[],
+        body: CREDENTIAL_FIELDS,
+        ok: 201,
+        secret: false,
+        handler: || post(federation::add_federated_credential),
+    },
+    Route {
+        method: "delete",
+        path: "/service-accounts/{id}/federated-credentials/{fid}",
+        summary: "Delete a federated credential",
+        permission: Some(SERVICE_ACCOUNTS_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(federation::delete_federated_credential),
+    },
+    Route {
+        method: "get",
         path: "/service-accounts/{id}/sessions",
         summary: "The account's live access tokens, newest first",
         permission: Some(SERVICE_ACCOUNTS_READ),
@@ -480,10 +620,10 @@ pub const ROUTES: &[Route] = &[
 ];
 
 fn schema(kind: &str) -> Value {
-    if kind == "array" {
-        json!({"type": "array", "items": {"type": "string"}})
-    } else {
-        json!({ "type": kind })
+    match kind {
+        "array" => json!({"type": "array", "items": {"type": "string"}}),
+        "objects" => json!({"type": "array", "items": {"type": "object"}}),
+        _ => json!({ "type": kind }),
     }
 }
 
