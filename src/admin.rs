@@ -7,6 +7,7 @@ pub mod audit;
 pub mod keys;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use std::sync::Arc;

@@ -41,6 +41,9 @@ enum Command {
     /// Manage console users (human administrators).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The token-signing keys (published in the JWKS).
+    #[command(subcommand)]
+    Keys(SigningKeyCommand),
     /// Copy a live SQLite database (and its key file) to FILE; PostgreSQL: use pg_dump.
     Backup {
         /// The new file to write.
@@ -193,6 +196,23 @@ enum KeyCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum SigningKeyCommand {
+    /// List the published signing keys: the one that signs, and those retiring.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Make a new signing key that signs every new token at once, on every instance; the
+    /// old one stays in the JWKS until no token it signed can still be alive.
+    Rotate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum RoleCommand {
     /// List roles and their permissions.
     List {
@@ -279,6 +299,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(app).await,
         // Handled before the application is built: it needs no keys, only the file.
         Command::Backup { .. } => Ok(()),
+        Command::Keys(command) => signing_keys_command(&app, &actor, command).await,
         Command::ServiceAccounts(AccountCommand::Create {
             name,
             description,
@@ -637,6 +658,68 @@ async fn keys_command(
                 .await
                 .map_err(admin_message)?;
             println!("Deleted key {kid}.");
+            Ok(())
+        }
+    }
+}
+
+/// `keygate keys …`: the token-signing keys.
+async fn signing_keys_command(
+    app: &crate::app::AppState,
+    actor: &Actor,
+    command: SigningKeyCommand,
+) -> Result<(), String> {
+    match command {
+        SigningKeyCommand::List { output } => {
+            let keys = app.admin.signing_keys(actor).map_err(admin_message)?;
+            if output == Output::Json {
+                let items: Vec<_> = keys
+                    .iter()
+                    .map(crate::admin::signing_keys::signing_key_json)
+                    .collect();
+                println!("{}", serde_json::json!({ "items": items }));
+            } else {
+                for k in &keys {
+                    println!(
+                        "{}  created {}  {}",
+                        k.kid,
+                        format_ms(k.created_at),
+                        k.retires_at.map_or_else(
+                            || "signs new tokens".to_owned(),
+                            |t| format!("retires {}", format_ms(t))
+                        ),
+                    );
+                }
+            }
+            Ok(())
+        }
+        SigningKeyCommand::Rotate { output } => {
+            let r = app
+                .admin
+                .rotate_signing_key(actor)
+                .await
+                .map_err(admin_message)?;
+            if output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "kid": r.kid,
+                        "retired": r.retired,
+                        "retires_at": format_ms(r.retires_at),
+                    })
+                );
+            } else {
+                println!(
+                    "New signing key {}: it signs every new token from now on.",
+                    r.kid
+                );
+                for old in &r.retired {
+                    println!(
+                        "Key {old} stays in the JWKS until {}, when no token it signed is alive.",
+                        format_ms(r.retires_at)
+                    );
+                }
+            }
             Ok(())
         }
     }

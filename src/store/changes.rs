@@ -19,6 +19,8 @@ pub enum Change {
     AllAccounts,
     /// A token (by `jti`) was revoked.
     TokenRevoked(String),
+    /// A signing key was rotated in: load the published keys again.
+    SigningKeys,
 }
 
 impl Change {
@@ -27,6 +29,7 @@ impl Change {
             Self::Account(id) => ("account", id),
             Self::AllAccounts => ("all_accounts", ""),
             Self::TokenRevoked(jti) => ("token_revoked", jti),
+            Self::SigningKeys => ("signing_keys", ""),
         }
     }
 
@@ -35,6 +38,7 @@ impl Change {
             "account" => Some(Self::Account(key)),
             "all_accounts" => Some(Self::AllAccounts),
             "token_revoked" => Some(Self::TokenRevoked(key)),
+            "signing_keys" => Some(Self::SigningKeys),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod keys;
+pub mod signing_keys;
 pub mod spec;
 
 use axum::Router;

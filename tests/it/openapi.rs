@@ -33,6 +33,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/service-accounts/{id}/keys"),
     ("post", "/api/v1/service-accounts/{id}/keys"),
     ("delete", "/api/v1/service-accounts/{id}/keys/{kid}"),
+    ("get", "/api/v1/signing-keys"),
+    ("post", "/api/v1/signing-keys/rotate"),
 ];
 
 #[tokio::test]
