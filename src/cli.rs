@@ -756,18 +756,31 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
              `keygate admin create --username admin --password-stdin`"
         );
     }
-    let router = crate::web::router(app.clone());
+    let (listener, drain) = crate::web::shutdown::Drain::listen(listener)
+        .map_err(|e| format!("cannot listen on {}: {e}", app.config.bind))?;
+    let router = drain.close_connections_when_draining(crate::web::router(app.clone()));
     axum::serve(
-        listener,
+        // `tap_io` only to get the socket address as `ConnectInfo` from a custom listener.
+        axum::serve::ListenerExt::tap_io(listener, |_| {}),
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the requests under way");
+        drain.start().await;
+        tokio::time::sleep(crate::web::shutdown::DRAIN).await;
+    })
     .await
     .map_err(|e| format!("server error: {e}"))?;
     background.abort();
     ops_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     if let Err(e) = app.oauth.flush_usage().await {
         tracing::warn!(error = %e, "cannot record last-used times at shutdown");
+    }
+    if let Err(e) =
+        crate::oauth::backoff::audit_failures(&app.backoff, &app.oauth, &app.store).await
+    {
+        tracing::warn!(error = %e, "cannot record failed client authentications at shutdown");
     }
     app.store.close().await;
     Ok(())

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod limits;
 pub mod metrics;
 pub mod oauth;
+pub mod shutdown;
 pub mod trace;
 
 use axum::Router;

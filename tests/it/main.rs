@@ -29,6 +29,7 @@ mod ops_discovery;
 mod ops_inputs;
 mod ops_logs;
 mod ops_metrics;
+mod ops_shutdown;
 mod ops_signing_keys;
 mod private_key_jwt;
 mod revoke;
