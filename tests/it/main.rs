@@ -27,6 +27,7 @@ mod ops_backup;
 mod ops_cli;
 mod ops_discovery;
 mod ops_inputs;
+mod ops_junk;
 mod ops_logs;
 mod ops_metrics;
 mod ops_shutdown;
