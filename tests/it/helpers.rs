@@ -210,12 +210,19 @@ pub struct Builder {
     follower: bool,
     serve: bool,
     shared: Option<(Arc<TestDb>, String, String)>,
+    url: Option<String>,
 }
 
 impl Builder {
     /// Without the change-feed follower (which also flushes last-used times every 2 s).
     pub fn without_follower(mut self) -> Self {
         self.follower = false;
+        self
+    }
+
+    /// Connects to the database through `url` instead of its own (say, through a proxy).
+    pub fn database_url(mut self, url: String) -> Self {
+        self.url = Some(url);
         self
     }
 
@@ -247,7 +254,7 @@ impl Builder {
         };
         let addr = listener.as_ref().map(|l| l.local_addr().unwrap());
         let issuer = addr.map_or(issuer, |a| format!("http://{a}"));
-        let mut config = Config::for_database(db.url.clone());
+        let mut config = Config::for_database(self.url.unwrap_or_else(|| db.url.clone()));
         config.master_key = Some(master_key.parse().unwrap());
         config.issuer = Some(issuer.clone());
         let state = App::build(config).await.expect("keygate starts");
@@ -296,6 +303,7 @@ impl TestApp {
             follower: true,
             serve: false,
             shared: None,
+            url: None,
         }
     }
 
@@ -315,6 +323,7 @@ impl TestApp {
                 self.master_key.clone(),
                 self.issuer.clone(),
             )),
+            url: None,
         }
     }
 
