@@ -211,12 +211,19 @@ pub struct Builder {
     serve: bool,
     shared: Option<(Arc<TestDb>, String, String)>,
     url: Option<String>,
+    issuer: Option<String>,
 }
 
 impl Builder {
     /// Without the change-feed follower (which also flushes last-used times every 2 s).
     pub fn without_follower(mut self) -> Self {
         self.follower = false;
+        self
+    }
+
+    /// With this issuer URL (say, one with a path).
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuer = Some(issuer.to_owned());
         self
     }
 
@@ -254,6 +261,7 @@ impl Builder {
         };
         let addr = listener.as_ref().map(|l| l.local_addr().unwrap());
         let issuer = addr.map_or(issuer, |a| format!("http://{a}"));
+        let issuer = self.issuer.unwrap_or(issuer);
         let mut config = Config::for_database(self.url.unwrap_or_else(|| db.url.clone()));
         config.master_key = Some(master_key.parse().unwrap());
         config.issuer = Some(issuer.clone());
@@ -304,6 +312,7 @@ impl TestApp {
             serve: false,
             shared: None,
             url: None,
+            issuer: None,
         }
     }
 
@@ -324,6 +333,7 @@ impl TestApp {
                 self.issuer.clone(),
             )),
             url: None,
+            issuer: None,
         }
     }
 

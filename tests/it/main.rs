@@ -31,6 +31,7 @@ mod ops_junk;
 mod ops_logs;
 mod ops_metrics;
 mod ops_outage;
+mod ops_prefix;
 mod ops_shutdown;
 mod ops_signing_keys;
 mod private_key_jwt;
