@@ -24,6 +24,10 @@
 #   PORT          keygate's port (default 8181)
 #   STARTS        start-up measurements (default 5; the median is reported)
 #   OUT           output folder (default: a new temporary directory, printed at the end)
+#   OPS_ONLY=1    only the operations rows: token grants with metrics and request logs off
+#                 (KEYGATE_METRICS=false, KEYGATE_LOG=keygate=warn,warn) and on
+#                 (KEYGATE_METRICS=true, KEYGATE_LOG=keygate=info,warn, one line per request to
+#                 a file), OPS_PAIRS pairs (default 3) run alternately, off first
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -117,14 +121,7 @@ for _ in $(seq "$STARTS"); do healthy_ms; STARTUPS+=("$LAST_MS"); stop_server; d
 STARTUP_MS=$(printf '%s\n' "${STARTUPS[@]}" | median)
 log "  start-up: ${STARTUPS[*]} ms (median $STARTUP_MS)"
 
-# ---------------------------------------------------------------- token endpoint, with the peers
-log "run-peers.sh with keygate as TARGET (output in $OUT/peers)"
-VERSION="keygate $(awk -F'"' '/^version/{print $2; exit}' "$ROOT/Cargo.toml") ($DB)"
-TARGET_URL="$BASE/oauth/token" TARGET_CLIENT_ID="$CLIENT_ID" TARGET_CLIENT_SECRET="$CLIENT_SECRET" \
-  TARGET_NAME="keygate ($DB, jwt ES256)" TARGET_VERSION="$VERSION" TARGET_AUTH=basic \
-  TARGET_CMD="exec '$BIN' serve" OUT="$OUT/peers" "$RUN_PEERS" >&2
-
-# ---------------------------------------------------------------- whoami and introspection
+# ---------------------------------------------------------------- metrics and request logs off / on
 wrk_runs() { # LABEL SCRIPT PATH -> prints the median BENCH_RESULT line (by ok_rps) and "errors"
   local label="$1" script="$2" path="$3" r f
   f="$OUT/wrk-$label"
@@ -136,6 +133,61 @@ wrk_runs() { # LABEL SCRIPT PATH -> prints the median BENCH_RESULT line (by ok_r
   done
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+export BENCH_CLIENT_ID="$CLIENT_ID" BENCH_CLIENT_SECRET="$CLIENT_SECRET"
+OPS_PAIRS="${OPS_PAIRS:-3}"
+log "token grants with metrics and request logs off and on, $OPS_PAIRS pairs, $REPEAT x $DURATION each"
+OPS_OFF=() OPS_ON=()
+for pair in $(seq "$OPS_PAIRS"); do
+  for mode in off on; do
+    if [[ "$mode" == off ]]; then
+      KEYGATE_METRICS=false KEYGATE_LOG="keygate=warn,warn" "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/keygate.log" 2>&1 &
+    else
+      KEYGATE_METRICS=true KEYGATE_LOG="keygate=info,warn" "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/request-log-$pair.log" 2>&1 &
+    fi
+    SERVER_PID=$!
+    until curl -sf -o /dev/null "$BASE/healthz" 2>/dev/null; do sleep 0.01; done
+    RPS=$(wrk_runs "ops-$mode-$pair" token.lua /oauth/token | while read -r l; do field "$l" ok_rps; done | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    if [[ "$mode" == on ]]; then
+      OPS_ON+=("$RPS")
+      curl -sf "$BASE/metrics" | grep -q '^keygate_http_requests_total' || { echo "no metrics while on" >&2; exit 1; }
+    else
+      OPS_OFF+=("$RPS")
+    fi
+    log "  pair $pair, $mode: $RPS grants/s"
+    stop_server
+  done
+done
+LINES=$(cat "$OUT"/request-log-*.log | grep -c 'request' || true)
+OPS_ROW=$(awk -v off="${OPS_OFF[*]}" -v on="${OPS_ON[*]}" 'BEGIN{
+  n = split(off, a, " "); split(on, b, " "); so = 0; sn = 0
+  for (i = 1; i <= n; i++) { so += a[i]; sn += b[i] }
+  printf "%.0f\t%.0f\t%.1f", so / n, sn / n, 100 * sn / so }')
+OPS_TABLE() {
+  IFS=$'\t' read -r off on pct <<<"$OPS_ROW"
+  echo "| keygate ($DB) | POST /oauth/token, metrics and request logs off (pairs: ${OPS_OFF[*]}) | $off (mean) | | | | | | |"
+  echo "| keygate ($DB) | POST /oauth/token, metrics and request logs on, $LINES log lines (pairs: ${OPS_ON[*]}) | $on (mean) | | | | | | **$pct %** of off |"
+}
+if [[ "${OPS_ONLY:-0}" == 1 ]]; then
+  {
+    echo "### keygate ($DB): metrics and request logs off / on — $(date -u +%F), wrk -t$THREADS -c$CONNECTIONS -d$DURATION x$REPEAT (median per run), $OPS_PAIRS pairs alternating, pin=$PIN, $(nproc) CPUs, load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo
+    echo "| server | endpoint | OK req/s | range | p50 ms | p99 ms | errors | peak RSS MiB | on ÷ off |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    OPS_TABLE
+    echo
+    echo "Raw output: $OUT"
+  } | tee "$OUT/table.md"
+  exit 0
+fi
+
+# ---------------------------------------------------------------- token endpoint, with the peers
+log "run-peers.sh with keygate as TARGET (output in $OUT/peers)"
+VERSION="keygate $(awk -F'"' '/^version/{print $2; exit}' "$ROOT/Cargo.toml") ($DB)"
+TARGET_URL="$BASE/oauth/token" TARGET_CLIENT_ID="$CLIENT_ID" TARGET_CLIENT_SECRET="$CLIENT_SECRET" \
+  TARGET_NAME="keygate ($DB, jwt ES256)" TARGET_VERSION="$VERSION" TARGET_AUTH=basic \
+  TARGET_CMD="exec '$BIN' serve" OUT="$OUT/peers" "$RUN_PEERS" >&2
+
+# ---------------------------------------------------------------- whoami and introspection
 summarise() { # LINES -> "ok_rps<TAB>range<TAB>p50<TAB>p99<TAB>errors"
   local all="$1" res range errs
   res=$(while read -r l; do echo "$(field "$l" ok_rps) $l"; done <<<"$all" | sort -n | awk '{a[NR]=$0} END{print a[int((NR+1)/2)]}' | cut -d' ' -f2-)
@@ -211,6 +263,7 @@ ceiling_of() { awk -F'\t' -v p="$1" '$1 ~ p {print $5}' "$TSV" | head -1; }
   echo "| keygate ($DB) | POST /oauth/token (private_key_jwt ES256, unique jti) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
   IFS=$'\t' read -r okr rng p50 p99 err <<<"$FEDERATED"
   echo "| keygate ($DB) | POST /oauth/token (federated ES256 platform token, cached key) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
+  OPS_TABLE
   echo "| keygate ($DB) | start-up to healthy /healthz, existing database | ${STARTUP_MS} ms (median of $STARTS: ${STARTUPS[*]}) | | | | | | |"
   echo
   for p in baseline-nginx baseline-axum; do
@@ -248,5 +301,6 @@ ceiling_of() { awk -F'\t' -v p="$1" '$1 ~ p {print $5}' "$TSV" | head -1; }
   check "federated ≥ 8,000 grants/s (issue 14)" "$(cut -f1 <<<"$FEDERATED")" ">=" 8000
   check "peak RSS ≤ 64 MiB" "$(cut -f11 <<<"$KG")" "<=" 64 " MiB"
   check "start-up to /healthz ≤ 200 ms" "$STARTUP_MS" "<=" 200 " ms"
+  check "token grants with metrics and request logs on ≥ 95 % of off (issue 15)" "$(cut -f3 <<<"$OPS_ROW")" ">=" 95 " %"
   echo "Raw output: $OUT (peers/ holds run-peers.sh's results.md, versions.txt and wrk logs)."
 } | tee "$OUT/table.md"

@@ -8,6 +8,7 @@ pub mod federation;
 pub mod keys;
 pub mod roles;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 use std::sync::Arc;

@@ -91,6 +91,7 @@ impl App {
         let oauth = Arc::new(OAuth::new(
             store.clone(),
             hasher.clone(),
+            Arc::new(master),
             keyset,
             config.issuer(),
         ));

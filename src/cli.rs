@@ -41,6 +41,9 @@ enum Command {
     /// Manage console users (human administrators).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The token-signing keys (published in the JWKS).
+    #[command(subcommand)]
+    Keys(SigningKeyCommand),
     /// Copy a live SQLite database (and its key file) to FILE; PostgreSQL: use pg_dump.
     Backup {
         /// The new file to write.
@@ -193,6 +196,23 @@ enum KeyCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum SigningKeyCommand {
+    /// List the published signing keys: the one that signs, and those retiring.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Make a new signing key that signs every new token at once, on every instance; the
+    /// old one stays in the JWKS until no token it signed can still be alive.
+    Rotate {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum RoleCommand {
     /// List roles and their permissions.
     List {
@@ -279,6 +299,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         Command::Serve => serve(app).await,
         // Handled before the application is built: it needs no keys, only the file.
         Command::Backup { .. } => Ok(()),
+        Command::Keys(command) => signing_keys_command(&app, &actor, command).await,
         Command::ServiceAccounts(AccountCommand::Create {
             name,
             description,
@@ -642,6 +663,68 @@ async fn keys_command(
     }
 }
 
+/// `keygate keys …`: the token-signing keys.
+async fn signing_keys_command(
+    app: &crate::app::AppState,
+    actor: &Actor,
+    command: SigningKeyCommand,
+) -> Result<(), String> {
+    match command {
+        SigningKeyCommand::List { output } => {
+            let keys = app.admin.signing_keys(actor).map_err(admin_message)?;
+            if output == Output::Json {
+                let items: Vec<_> = keys
+                    .iter()
+                    .map(crate::admin::signing_keys::signing_key_json)
+                    .collect();
+                println!("{}", serde_json::json!({ "items": items }));
+            } else {
+                for k in &keys {
+                    println!(
+                        "{}  created {}  {}",
+                        k.kid,
+                        format_ms(k.created_at),
+                        k.retires_at.map_or_else(
+                            || "signs new tokens".to_owned(),
+                            |t| format!("retires {}", format_ms(t))
+                        ),
+                    );
+                }
+            }
+            Ok(())
+        }
+        SigningKeyCommand::Rotate { output } => {
+            let r = app
+                .admin
+                .rotate_signing_key(actor)
+                .await
+                .map_err(admin_message)?;
+            if output == Output::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "kid": r.kid,
+                        "retired": r.retired,
+                        "retires_at": format_ms(r.retires_at),
+                    })
+                );
+            } else {
+                println!(
+                    "New signing key {}: it signs every new token from now on.",
+                    r.kid
+                );
+                for old in &r.retired {
+                    println!(
+                        "Key {old} stays in the JWKS until {}, when no token it signed is alive.",
+                        format_ms(r.retires_at)
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 /// The id of the account with id, name or client ID `wanted`.
 async fn find_account(
     app: &crate::app::AppState,
@@ -673,18 +756,31 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
              `keygate admin create --username admin --password-stdin`"
         );
     }
-    let router = crate::web::router(app.clone());
+    let (listener, drain) = crate::web::shutdown::Drain::listen(listener)
+        .map_err(|e| format!("cannot listen on {}: {e}", app.config.bind))?;
+    let router = drain.close_connections_when_draining(crate::web::router(app.clone()));
     axum::serve(
-        listener,
+        // `tap_io` only to get the socket address as `ConnectInfo` from a custom listener.
+        axum::serve::ListenerExt::tap_io(listener, |_| {}),
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the requests under way");
+        drain.start().await;
+        tokio::time::sleep(crate::web::shutdown::DRAIN).await;
+    })
     .await
     .map_err(|e| format!("server error: {e}"))?;
     background.abort();
     ops_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     if let Err(e) = app.oauth.flush_usage().await {
         tracing::warn!(error = %e, "cannot record last-used times at shutdown");
+    }
+    if let Err(e) =
+        crate::oauth::backoff::audit_failures(&app.backoff, &app.oauth, &app.store).await
+    {
+        tracing::warn!(error = %e, "cannot record failed client authentications at shutdown");
     }
     app.store.close().await;
     Ok(())

@@ -75,6 +75,17 @@ pub struct Config {
     #[arg(long, env = "KEYGATE_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// `false`: no `GET /metrics` and no per-request HTTP counting (`bench/token.sh`
+    /// measures the cost with and without).
+    #[arg(
+        long,
+        env = "KEYGATE_METRICS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub metrics: bool,
+
     /// Reverse proxies (CIDRs, comma-separated or the flag repeated) whose
     /// `X-Forwarded-For` / `Forwarded` headers name the client's address; from any other
     /// peer those headers are ignored and the socket's address is the source.
@@ -116,6 +127,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             issuer: None,
             metrics_bind: None,
+            metrics: true,
             trusted_proxies: Vec::new(),
             client_auth_failures_per_client_source: 10,
             client_auth_failures_per_source: 100,

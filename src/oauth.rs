@@ -146,15 +146,16 @@ pub struct OAuth {
     usage: UsageRecorder,
     sessions: sessions::SessionRecorder,
     hasher: SecretHasher,
-    signer: TokenSigner,
-    verifier: TokenVerifier,
+    /// Decrypts the signing keys when they change.
+    master: Arc<keys::MasterKey>,
+    /// The keys in use, swapped whole when a key is rotated in or retires.
+    keys: std::sync::RwLock<Arc<ActiveKeys>>,
     verified: VerifiedTokens,
     replay: replay::ReplayGuard,
     key_verifiers: assertion::KeyVerifiers,
     federation: Arc<federation::Federation>,
     issuer: String,
     audience: String,
-    jwks_json: String,
     /// Wakes the change-feed follower early (PostgreSQL NOTIFY).
     wake: Notify,
     /// When the follower last read the feed (for `/readyz` and `/metrics`).
@@ -162,13 +163,19 @@ pub struct OAuth {
 }
 
 impl OAuth {
-    /// Builds the server from loaded keys.
-    pub fn new(store: Store, hasher: SecretHasher, keys: keys::KeySet, issuer: String) -> Self {
+    /// Builds the server from loaded keys; `master` decrypts them again when they change.
+    pub fn new(
+        store: Store,
+        hasher: SecretHasher,
+        master: Arc<keys::MasterKey>,
+        keys: keys::KeySet,
+        issuer: String,
+    ) -> Self {
         let audience = issuer.clone();
-        let jwks_json = serde_json::json!({ "keys": keys.public_jwks }).to_string();
+        let active = ActiveKeys::new(keys, &issuer, &audience);
         Self {
-            verifier: TokenVerifier::new(&keys.public_jwks, &issuer, &audience),
-            signer: TokenSigner::new(keys.signing),
+            master,
+            keys: std::sync::RwLock::new(Arc::new(active)),
             verified: VerifiedTokens::default(),
             replay: replay::ReplayGuard::new(store.clone()),
             key_verifiers: assertion::KeyVerifiers::default(),
@@ -180,7 +187,6 @@ impl OAuth {
             hasher,
             issuer,
             audience,
-            jwks_json,
             wake: Notify::new(),
             feed_health: health::FeedHealth::new(now_ms()),
         }
@@ -191,9 +197,45 @@ impl OAuth {
         &self.issuer
     }
 
-    /// The JWKS document (RFC 7517), serialised once.
-    pub fn jwks_json(&self) -> &str {
-        &self.jwks_json
+    /// The JWKS document (RFC 7517), serialised once per key change: every published key.
+    pub fn jwks_json(&self) -> Arc<str> {
+        self.active_keys().jwks_json.clone()
+    }
+
+    /// The published signing keys, oldest first (the one with no retirement signs).
+    pub fn published_keys(&self) -> Vec<keys::PublishedKey> {
+        self.active_keys().published.clone()
+    }
+
+    fn active_keys(&self) -> Arc<ActiveKeys> {
+        self.with_keys(Arc::clone)
+    }
+
+    /// Runs `f` on the keys in use under the read lock, without cloning them (the token
+    /// path). `f` must not block.
+    fn with_keys<R>(&self, f: impl FnOnce(&Arc<ActiveKeys>) -> R) -> R {
+        f(&self
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// A new signing key, encrypted under the master key, for a rotation to store.
+    pub fn new_signing_key(&self) -> Result<crate::store::keys::KeyRow, keys::KeyError> {
+        keys::new_key_row(&self.master)
+    }
+
+    /// Loads the published keys from the database again and uses them at once: after a
+    /// rotation (here or, through the change feed, on another instance) and when a key's
+    /// retirement time has come.
+    pub async fn reload_keys(&self) -> Result<(), keys::KeyError> {
+        let set = keys::load(&self.store, &self.master).await?;
+        let active = Arc::new(ActiveKeys::new(set, &self.issuer, &self.audience));
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = active;
+        Ok(())
     }
 
     /// The in-memory cache (for tests and operations that change accounts).
@@ -281,16 +323,18 @@ impl OAuth {
             rec.token_generation,
             URL_SAFE_NO_PAD.encode(random_id_bytes::<16>())
         );
-        let access_token = self.signer.sign(
-            &self.issuer,
-            &rec.id,
-            client_id,
-            &self.audience,
-            iat,
-            exp,
-            &jti,
-            &scope,
-        );
+        let access_token = self.with_keys(|k| {
+            k.signer.sign(
+                &self.issuer,
+                &rec.id,
+                client_id,
+                &self.audience,
+                iat,
+                exp,
+                &jti,
+                &scope,
+            )
+        });
         self.usage.record(&rec.id, now);
         self.sessions.record(crate::store::sessions::SessionRow {
             jti,
@@ -325,7 +369,7 @@ impl OAuth {
                 claims
             }
             None => {
-                let claims = Arc::new(self.verifier.verify(token)?);
+                let claims = Arc::new(self.with_keys(|k| k.verifier.verify(token))?);
                 self.verified.insert(token, claims.clone(), now);
                 claims
             }
@@ -496,6 +540,8 @@ impl OAuth {
         };
         let mut ticks: u64 = 0;
         let mut last_read = now_ms();
+        // Key rotations already applied (the feed repeats its last seconds on every read).
+        let mut rotations_seen = std::collections::HashSet::new();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -505,9 +551,16 @@ impl OAuth {
             let now = now_ms();
             match changes::since(self.store.pool(), last_seq, now - FEED_LOOKBACK_MS, 1000).await {
                 Ok(list) => {
+                    let mut keys_changed = false;
                     for (seq, change) in list {
+                        if change == Change::SigningKeys {
+                            keys_changed |= rotations_seen.insert(seq);
+                        }
                         self.apply(&change);
                         last_seq = last_seq.max(seq);
+                    }
+                    if rotations_seen.len() > 1000 {
+                        rotations_seen.clear();
                     }
                     if now - last_read > FEED_LOOKBACK_MS {
                         // The feed could not be read for a while: changes may have been
@@ -516,11 +569,22 @@ impl OAuth {
                         if let Err(e) = self.load_revocations().await {
                             tracing::warn!(error = %e, "cannot reload revocations");
                         }
+                        keys_changed = true;
+                    }
+                    if keys_changed {
+                        self.reload_keys_or_warn().await;
                     }
                     last_read = now;
                     self.feed_health.record_read(now);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read the change feed"),
+            }
+            // A retiring key leaves the JWKS (and stops verifying) once its time has come.
+            if self
+                .with_keys(|k| k.next_retirement)
+                .is_some_and(|t| t <= now_ms())
+            {
+                self.reload_keys_or_warn().await;
             }
             if ticks.is_multiple_of(8)
                 && let Err(e) = self.flush_usage().await
@@ -558,7 +622,14 @@ impl OAuth {
                 if let Err(e) = self.load_revocations().await {
                     tracing::warn!(error = %e, "cannot reload revocations");
                 }
+                self.reload_keys_or_warn().await;
             }
+        }
+    }
+
+    async fn reload_keys_or_warn(&self) {
+        if let Err(e) = self.reload_keys().await {
+            tracing::warn!(error = %e, "cannot reload the signing keys");
         }
     }
 
@@ -580,7 +651,31 @@ impl OAuth {
 }
 
 /// How far back the change feed is read again on each poll (see [`changes::since`]).
-const FEED_LOOKBACK_MS: i64 = 5_000;
+pub const FEED_LOOKBACK_MS: i64 = 5_000;
+
+/// The signing keys in use, with what is derived from them once.
+struct ActiveKeys {
+    signer: TokenSigner,
+    verifier: TokenVerifier,
+    jwks_json: Arc<str>,
+    published: Vec<keys::PublishedKey>,
+    /// When the next published key leaves the JWKS (epoch ms).
+    next_retirement: Option<i64>,
+}
+
+impl ActiveKeys {
+    fn new(set: keys::KeySet, issuer: &str, audience: &str) -> Self {
+        Self {
+            verifier: TokenVerifier::new(&set.public_jwks, issuer, audience),
+            jwks_json: serde_json::json!({ "keys": set.public_jwks })
+                .to_string()
+                .into(),
+            next_retirement: set.next_retirement(),
+            published: set.published,
+            signer: TokenSigner::new(set.signing),
+        }
+    }
+}
 
 /// The token generation a `jti` was minted under (see [`OAuth::issue`]).
 fn generation_of(jti: &str) -> Option<i64> {

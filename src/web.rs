@@ -8,6 +8,8 @@ pub mod extract;
 pub mod limits;
 pub mod metrics;
 pub mod oauth;
+pub mod prefix;
+pub mod shutdown;
 pub mod trace;
 
 use axum::Router;
@@ -24,7 +26,8 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let with_metrics = state.config.metrics_bind.is_none();
+    let metrics_on = state.config.metrics;
+    let with_metrics = metrics_on && state.config.metrics_bind.is_none();
     let issuer_path = state.config.issuer_path();
     let routes = Router::new()
         .merge(oauth::router())
@@ -33,13 +36,24 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(metrics::router(with_metrics))
         .route("/healthz", get(healthz));
-    let app = discovery::with_issuer_prefix(routes, issuer_path.as_deref())
-        .fallback(page_not_found)
-        .layer(axum::middleware::from_fn_with_state(
+    let app =
+        discovery::with_issuer_prefix(routes, issuer_path.as_deref()).fallback(page_not_found);
+    let app = if metrics_on {
+        app.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
         ))
-        .with_state(state);
+    } else {
+        app
+    };
+    // Under an issuer with a path, every URL keygate sends carries it (see `web::prefix`).
+    let app = match issuer_path {
+        Some(prefix) => app.layer(axum::middleware::from_fn(move |req, next| {
+            prefix::prefix_urls(prefix.clone(), req, next)
+        })),
+        None => app,
+    };
+    let app = app.with_state(state);
     trace::with_request_logs(app)
         .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -219,27 +219,58 @@ pub struct SigningKey {
     pub key: Es256Key,
 }
 
-/// The keys in use: the first signs, all verify and are published.
-pub struct KeySet {
-    /// The key that signs new tokens.
-    pub signing: SigningKey,
-    /// Public keys (JWK objects) of every active key.
-    pub public_jwks: Vec<serde_json::Value>,
+/// A published key, as listed to operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// Key id.
+    pub kid: String,
+    /// Created (epoch ms).
+    pub created_at: i64,
+    /// When it leaves the JWKS (epoch ms); `None` for the key that signs.
+    pub retires_at: Option<i64>,
 }
 
-/// Loads the active signing keys, creating one on first start.
+/// The keys in use: one signs, all verify and are published.
+pub struct KeySet {
+    /// The key that signs new tokens: the oldest current key.
+    pub signing: SigningKey,
+    /// Public keys (JWK objects) of every published key.
+    pub public_jwks: Vec<serde_json::Value>,
+    /// Every published key, oldest first.
+    pub published: Vec<PublishedKey>,
+}
+
+impl KeySet {
+    /// The next moment a published key leaves the JWKS, if one is retiring.
+    pub fn next_retirement(&self) -> Option<i64> {
+        self.published.iter().filter_map(|k| k.retires_at).min()
+    }
+}
+
+/// Loads the published signing keys, creating one on first start (or if none is current).
 pub async fn load_or_create(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError> {
-    let mut rows = keys::active(store.pool()).await?;
-    if rows.is_empty() {
+    let mut rows = keys::published(store.pool(), now_ms()).await?;
+    if !rows.iter().any(|r| r.retired_at.is_none()) {
         let row = new_key_row(master)?;
         keys::insert(store.pool(), &row).await?;
         // Another instance may have created one at the same moment: everyone signs with the
-        // oldest, and every active key is published, so either verifies.
-        rows = keys::active(store.pool()).await?;
+        // oldest current key, and every published key verifies, so either works.
+        rows = keys::published(store.pool(), now_ms()).await?;
     }
+    key_set(&rows, master)
+}
+
+/// Loads the published signing keys as they are now (after a rotation, or once a key
+/// retired).
+pub async fn load(store: &Store, master: &MasterKey) -> Result<KeySet, KeyError> {
+    key_set(&keys::published(store.pool(), now_ms()).await?, master)
+}
+
+fn key_set(rows: &[keys::KeyRow], master: &MasterKey) -> Result<KeySet, KeyError> {
     let first = rows
-        .first()
-        .ok_or_else(|| KeyError::Corrupt("no signing key after creating one".into()))?;
+        .iter()
+        .find(|r| r.retired_at.is_none())
+        .ok_or_else(|| KeyError::Corrupt("no current signing key in the database".into()))?;
     let pkcs8 = master
         .decrypt(&first.private_key_enc, &first.kid)
         .ok_or_else(|| {
@@ -264,10 +295,19 @@ pub async fn load_or_create(store: &Store, master: &MasterKey) -> Result<KeySet,
             key,
         },
         public_jwks,
+        published: rows
+            .iter()
+            .map(|r| PublishedKey {
+                kid: r.kid.clone(),
+                created_at: r.created_at,
+                retires_at: r.retired_at,
+            })
+            .collect(),
     })
 }
 
-fn new_key_row(master: &MasterKey) -> Result<keys::KeyRow, KeyError> {
+/// A new ES256 key pair, its private key encrypted under `master`, ready to store.
+pub fn new_key_row(master: &MasterKey) -> Result<keys::KeyRow, KeyError> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .map_err(|_| KeyError::Corrupt("cannot generate a P-256 key".into()))?;
@@ -292,6 +332,7 @@ fn new_key_row(master: &MasterKey) -> Result<keys::KeyRow, KeyError> {
         alg: "ES256".into(),
         public_jwk: jwk.to_string(),
         created_at: now_ms(),
+        retired_at: None,
     })
 }
 

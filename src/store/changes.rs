@@ -21,6 +21,8 @@ pub enum Change {
     TokenRevoked(String),
     /// A trusted issuer was added, changed or deleted: reload them.
     TrustedIssuers,
+    /// A signing key was rotated in: load the published keys again.
+    SigningKeys,
 }
 
 impl Change {
@@ -30,6 +32,7 @@ impl Change {
             Self::AllAccounts => ("all_accounts", ""),
             Self::TokenRevoked(jti) => ("token_revoked", jti),
             Self::TrustedIssuers => ("trusted_issuers", ""),
+            Self::SigningKeys => ("signing_keys", ""),
         }
     }
 
@@ -39,6 +42,7 @@ impl Change {
             "all_accounts" => Some(Self::AllAccounts),
             "token_revoked" => Some(Self::TokenRevoked(key)),
             "trusted_issuers" => Some(Self::TrustedIssuers),
+            "signing_keys" => Some(Self::SigningKeys),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod accounts;
 pub mod federation;
 pub mod keys;
+pub mod signing_keys;
 pub mod spec;
 
 use axum::Router;

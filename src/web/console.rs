@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod federation;
 pub mod keys;
+pub mod signing_keys;
 pub mod users;
 pub mod when;
 
@@ -144,6 +145,14 @@ pub fn router() -> Router<AppState> {
             get(users::edit_user_roles).post(users::save_user_roles),
         )
         .route("/settings/audit", get(users::audit_log))
+        .route(
+            "/settings/signing-keys",
+            get(signing_keys::list_signing_keys),
+        )
+        .route(
+            "/settings/signing-keys/rotate",
+            get(signing_keys::confirm_rotate).post(signing_keys::rotate_signing_key),
+        )
         .layer(middleware::from_fn(htmx_answers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         // Console pages show private data, and the wizard's last step a secret: never cache.

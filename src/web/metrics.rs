@@ -72,7 +72,7 @@ pub async fn spawn_tasks(app: &AppState) -> Result<Vec<tokio::task::JoinHandle<(
             }
         }
     }));
-    if let Some(addr) = app.config.metrics_bind {
+    if let Some(addr) = app.config.metrics_bind.filter(|_| app.config.metrics) {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;

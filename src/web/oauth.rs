@@ -555,7 +555,7 @@ async fn jwks(State(app): State<AppState>) -> Response {
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        app.oauth.jwks_json().to_owned(),
+        app.oauth.jwks_json().to_string(),
     )
         .into_response()
 }

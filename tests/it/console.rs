@@ -127,7 +127,12 @@ impl<'a> Browser<'a> {
 
     /// The CSRF token of the signed-in session, read from a page.
     pub async fn csrf(&mut self) -> String {
-        let page = self.get("/settings/service-accounts").await;
+        self.csrf_at("/settings/service-accounts").await
+    }
+
+    /// The CSRF token of the signed-in session, read from the page at `path`.
+    pub async fn csrf_at(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
         csrf_of(&page.text())
     }
 }

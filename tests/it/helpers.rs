@@ -210,12 +210,26 @@ pub struct Builder {
     follower: bool,
     serve: bool,
     shared: Option<(Arc<TestDb>, String, String)>,
+    url: Option<String>,
+    issuer: Option<String>,
 }
 
 impl Builder {
     /// Without the change-feed follower (which also flushes last-used times every 2 s).
     pub fn without_follower(mut self) -> Self {
         self.follower = false;
+        self
+    }
+
+    /// With this issuer URL (say, one with a path).
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuer = Some(issuer.to_owned());
+        self
+    }
+
+    /// Connects to the database through `url` instead of its own (say, through a proxy).
+    pub fn database_url(mut self, url: String) -> Self {
+        self.url = Some(url);
         self
     }
 
@@ -247,7 +261,8 @@ impl Builder {
         };
         let addr = listener.as_ref().map(|l| l.local_addr().unwrap());
         let issuer = addr.map_or(issuer, |a| format!("http://{a}"));
-        let mut config = Config::for_database(db.url.clone());
+        let issuer = self.issuer.unwrap_or(issuer);
+        let mut config = Config::for_database(self.url.unwrap_or_else(|| db.url.clone()));
         config.master_key = Some(master_key.parse().unwrap());
         config.issuer = Some(issuer.clone());
         let state = App::build(config).await.expect("keygate starts");
@@ -296,6 +311,8 @@ impl TestApp {
             follower: true,
             serve: false,
             shared: None,
+            url: None,
+            issuer: None,
         }
     }
 
@@ -315,6 +332,8 @@ impl TestApp {
                 self.master_key.clone(),
                 self.issuer.clone(),
             )),
+            url: None,
+            issuer: None,
         }
     }
 

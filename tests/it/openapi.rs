@@ -47,6 +47,8 @@ const EXPECTED: &[(&str, &str)] = &[
         "delete",
         "/api/v1/service-accounts/{id}/federated-credentials/{fid}",
     ),
+    ("get", "/api/v1/signing-keys"),
+    ("post", "/api/v1/signing-keys/rotate"),
 ];
 
 #[tokio::test]

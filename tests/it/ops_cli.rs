@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::helpers::TestApp;
 
 /// Runs `keygate ARGS` over `app`'s database with no `KEYGATE_ISSUER`; stdout and status.
-async fn keygate(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+pub async fn keygate(app: &TestApp, args: &[&str], stdin: Option<&str>) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keygate"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("KEYGATE_") {

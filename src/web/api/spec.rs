@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{access, accounts, federation, keys};
+use super::{access, accounts, federation, keys, signing_keys};
 use crate::app::AppState;
 use crate::domain::permission::{
     AUDIT_READ, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
@@ -616,6 +616,29 @@ pub const ROUTES: &[Route] = &[
         ok: 200,
         secret: false,
         handler: || get(access::list_audit_events),
+    },
+    Route {
+        method: "get",
+        path: "/signing-keys",
+        summary: "The published token-signing keys (kid, created_at, retires_at, signing)",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(signing_keys::list_signing_keys),
+    },
+    Route {
+        method: "post",
+        path: "/signing-keys/rotate",
+        summary: "Rotate the token-signing key: the new key signs at once; the old one stays \
+                  in the JWKS until no token it signed is alive (retires_at)",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || post(signing_keys::rotate_signing_key),
     },
 ];
 
