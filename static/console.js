@@ -67,3 +67,19 @@ function localTimes(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
 document.addEventListener("htmx:afterSettle", function () { localTimes(document); });
+// Menus (⋮): Esc closes the open one and gives focus back to its button; a click elsewhere
+// or opening another closes it. Without this file they open and close with their button.
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  const open = document.querySelector("details.menu[open]");
+  if (!open) return;
+  open.open = false;
+  const summary = open.querySelector("summary");
+  if (summary) summary.focus();
+  event.preventDefault();
+});
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details.menu[open]").forEach(function (d) {
+    if (!d.contains(event.target)) d.open = false;
+  });
+});

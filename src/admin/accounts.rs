@@ -251,6 +251,24 @@ impl Admin {
         Ok(accounts::list(self.store.pool(), filter).await?)
     }
 
+    /// How many accounts match a list's filter, and how many of them come before `first`
+    /// (the page's first row), each counted up to [`accounts::COUNT_CAP`] + 1.
+    pub async fn count_accounts(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+        first: Option<&accounts::AccountRow>,
+    ) -> Result<(i64, i64), AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        let pool = self.store.pool();
+        let total = accounts::count_matching(pool, filter).await?;
+        let before = match first {
+            Some(row) => accounts::count_before(pool, filter, row).await?,
+            None => 0,
+        };
+        Ok((total, before))
+    }
+
     /// One account.
     pub async fn get_account(&self, actor: &Actor, id: &str) -> Result<AccountSummary, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_READ)?;

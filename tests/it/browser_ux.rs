@@ -945,7 +945,11 @@ async fn the_status_filter_and_search_by_client_id_update_the_table_and_the_addr
         .select_by_value("disabled")
         .await
         .unwrap();
-    wait_for_path(&chrome, "/settings/service-accounts?q=&status=disabled").await;
+    wait_for_path(
+        &chrome,
+        "/settings/service-accounts?q=&status=disabled&role=&size=50",
+    )
+    .await;
     chrome.find(&ledger_row).await;
     assert!(
         chrome

@@ -95,7 +95,7 @@ async fn the_toggle_form_disables_and_enables_and_goes_back_to_the_list() {
     );
     assert!(row.contains("name=\"enabled\" value=\"false\""), "{row}");
     assert!(row.contains("aria-checked=\"true\""), "{row}");
-    assert!(row.contains(">Enabled</button>"), "{row}");
+    assert!(row.contains(">Enabled</span></button>"), "{row}");
     let csrf = csrf_of(row);
 
     let res = b
@@ -111,9 +111,10 @@ async fn the_toggle_form_disables_and_enables_and_goes_back_to_the_list() {
     assert!(!app.is_active(&inspector, &old).await);
     let list = b.get("/settings/service-accounts").await.text();
     let row = row_of(&list, &c.id);
-    assert!(row.contains(">Disabled</button>"), "{row}");
+    assert!(row.contains(">Disabled</span></button>"), "{row}");
     assert!(row.contains("name=\"enabled\" value=\"true\""), "{row}");
-    assert!(row.contains("aria-label=\"Enable billing\""), "{row}");
+    assert!(row.contains("aria-label=\"billing enabled\""), "{row}");
+    assert!(row.contains("aria-checked=\"false\""), "{row}");
 
     let res = b
         .post(
@@ -184,7 +185,7 @@ async fn htmx_gets_only_the_row_in_its_new_state() {
     );
     assert!(trimmed.ends_with("</tr>"), "{html}");
     assert!(!html.contains("<html") && !html.contains("<table"));
-    assert!(html.contains(">Disabled</button>"), "{html}");
+    assert!(html.contains(">Disabled</span></button>"), "{html}");
     assert!(html.contains("aria-checked=\"false\""));
     assert!(html.contains("name=\"enabled\" value=\"true\""));
     assert!(html.contains(&format!("hx-post=\"{}\"", page(&c.id, "enabled"))));
@@ -202,7 +203,7 @@ async fn htmx_gets_only_the_row_in_its_new_state() {
         .await;
     assert_eq!(res.status, StatusCode::OK);
     let html = res.text();
-    assert!(html.contains(">Enabled</button>"), "{html}");
+    assert!(html.contains(">Enabled</span></button>"), "{html}");
     assert!(html.contains("name=\"enabled\" value=\"false\""));
     assert_eq!(app.token_response(&c).await.status, StatusCode::OK);
 }

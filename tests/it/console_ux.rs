@@ -329,9 +329,8 @@ async fn toggling_without_javascript_keeps_the_search_and_the_page() {
             &Actor::system(),
             &keygate::store::accounts::ListFilter {
                 q: "billing-54".into(),
-                enabled: None,
-                after: None,
                 limit: 1,
+                ..Default::default()
             },
         )
         .await

@@ -70,6 +70,7 @@ pub async fn list_service_accounts(
         enabled: query.enabled,
         after,
         limit: limit + 1,
+        ..ListFilter::default()
     };
     let mut page = app
         .admin

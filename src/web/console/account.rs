@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::accounts::{AccountRowView, CredentialsPage, RoleChoice, list_url};
+use super::accounts::{AccountRowView, CredentialsPage, ListView, RoleChoice};
 use super::when::When;
 use super::{Chrome, Console, ConsoleError, Flash, FormFields, redirect_with_notice};
 use crate::admin::accounts::UpdateAccount;
@@ -24,14 +24,13 @@ pub struct AccountRowPartial {
     r: AccountRowView,
     csrf: String,
     can_write: bool,
-    q: String,
-    status: String,
-    after: String,
+    /// The list's view, kept by the row's forms.
+    view: ListView,
 }
 
 /// `POST /settings/service-accounts/{id}/enabled`: flips the Enabled toggle. htmx gets the
 /// new row, saying what changed with an Undo; a plain form post goes back to the list with
-/// the search and page it came from (`q`, `after`), or to the account page when it came
+/// the search, filters, order and page it came from ([`ListView`]), or to the account page when it came
 /// from there (`from=account`), with a notice saying what changed.
 pub async fn toggle_service_account(
     State(app): State<AppState>,
@@ -52,9 +51,7 @@ pub async fn toggle_service_account(
     };
     let actor = console.session.actor(&console.source);
     let account = app.admin.set_enabled(&actor, &id, enabled).await?;
-    let q = form.get("q").unwrap_or_default().trim().to_owned();
-    let after = form.get("after").unwrap_or_default().trim().to_owned();
-    let status = super::accounts::status_filter(form.get("status").unwrap_or_default()).to_owned();
+    let view = ListView::of_form(&form);
     let notice = format!(
         "{} {}",
         account.account.name,
@@ -67,9 +64,7 @@ pub async fn toggle_service_account(
             r,
             csrf: console.session.csrf_token.clone(),
             can_write: true,
-            q,
-            status,
-            after,
+            view,
         }
         .into_response())
     } else if form.get("from") == Some("account") {
@@ -78,8 +73,7 @@ pub async fn toggle_service_account(
             &format!("{notice}."),
         ))
     } else {
-        let back = list_url(&q, &status, Some(after.as_str()).filter(|a| !a.is_empty()));
-        Ok(redirect_with_notice(&back, &format!("{notice}.")))
+        Ok(redirect_with_notice(&view.url(), &format!("{notice}.")))
     }
 }
 
@@ -139,7 +133,7 @@ pub(crate) async fn account_page(
     notice: Option<String>,
 ) -> Result<AccountPage, ConsoleError> {
     let actor = console.session.actor(&console.source);
-    let AccountSummary { account, roles } = app.admin.get_account(&actor, id).await?;
+    let AccountSummary { account, roles, .. } = app.admin.get_account(&actor, id).await?;
     let role_ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
     let all_roles = app.admin.list_roles(&actor).await?;
     let now = crate::domain::now_ms();
