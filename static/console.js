@@ -6,17 +6,29 @@ document.addEventListener("click", function (event) {
   if (!button) return;
   const field = document.getElementById(button.dataset.copy);
   if (!field) return;
+  const text = "value" in field ? field.value : field.textContent.trim();
   const done = function () {
     const label = button.textContent;
     button.textContent = "Copied";
     setTimeout(function () { button.textContent = label; }, 1500);
   };
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
-  } else {
-    field.select();
+  const fallback = function () {
+    if (field.select) {
+      field.select();
+    } else {
+      const range = document.createRange();
+      range.selectNodeContents(field);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    }
     document.execCommand("copy");
     done();
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, fallback);
+  } else {
+    fallback();
   }
 });
 // Forms that ask for a confirmation before they are sent (data-confirm-input names the

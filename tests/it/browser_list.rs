@@ -1,7 +1,8 @@
 //! The service-account list in real headless Chromium (see `browser.rs`): at 1440 px its
 //! rows are one line and nothing wraps; the column headers sort, the role filter and the
 //! total update the table and the address; the ⋮ menu of a row opens by keyboard and Esc
-//! closes it; at 390 px the page is no wider than the screen. With `KEYGATE_SCREENSHOTS`
+//! closes it; on the account page the copy buttons work and Esc closes the Actions menu;
+//! at 390 px the page is no wider than the screen. With `KEYGATE_SCREENSHOTS`
 //! set, it also takes the README's screenshots of the list and an account page.
 
 use std::time::Duration;
@@ -229,6 +230,46 @@ async fn at_1440_px_the_list_is_one_line_a_row_sorts_filters_and_its_menu_works_
         .unwrap();
     chrome.wait_for_heading("billing-exporter-00").await;
     chrome.screenshot("console-account.png").await;
+    // The copy buttons (shown only with scripts) and the Actions menu, closed by Esc.
+    chrome
+        .find("button[data-copy='client-id']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &chrome,
+        "return document.querySelector(\"button[data-copy='client-id']\").textContent === 'Copied';",
+    )
+    .await;
+    chrome
+        .find(".page-head details.menu summary")
+        .await
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(
+        chrome.text_of(".page-head details.menu summary").await,
+        "Actions \u{22ee}"
+    );
+    wait_for(
+        &chrome,
+        "return document.querySelector('.page-head details.menu').open;",
+    )
+    .await;
+    chrome
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{e00c}")
+        .await
+        .unwrap();
+    wait_for(
+        &chrome,
+        "return !document.querySelector('.page-head details.menu').open;",
+    )
+    .await;
 
     // At 390 px the list scrolls inside its box, never the page.
     chrome.client.set_window_size(390, 844).await.unwrap();

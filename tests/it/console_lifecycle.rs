@@ -258,7 +258,7 @@ async fn the_account_page_shows_details_roles_and_activity() {
     assert!(html.contains("<span class=\"status off\">Disabled</span>"));
     assert!(html.contains(&created.client_id));
     assert!(!html.contains(created.secret()));
-    assert!(html.contains("900 seconds"));
+    assert!(html.contains("15 minutes"));
     assert!(html.contains("https://keygate.test/oauth/token"));
     assert!(html.contains(&id));
     assert!(html.contains("Never"), "not used yet");
@@ -298,7 +298,11 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
     assert_eq!(form.status, StatusCode::OK);
     let html = form.text();
     assert!(html.contains("value=\"billing\""));
-    assert!(html.contains("name=\"token_lifetime_secs\"") && html.contains("value=\"3600\""));
+    assert!(html.contains("name=\"lifetime_amount\"") && html.contains("value=\"1\""));
+    assert!(
+        html.contains("<option value=\"hours\" selected>hours</option>"),
+        "{html}"
+    );
     assert!(html.contains("value=\"builtin-auditor\" checked"), "{html}");
     assert!(!html.contains("value=\"builtin-token-introspector\" checked"));
     let csrf = csrf_of(&html);
@@ -322,7 +326,7 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
     assert!(html.contains("Changes saved."));
     assert!(html.contains("<h1>Billing v2</h1>"));
     assert!(html.contains("ships invoices"));
-    assert!(html.contains("120 seconds"));
+    assert!(html.contains("2 minutes"));
     assert!(html.contains("<td>Token Introspector</td>"));
     assert!(!html.contains("<td>Auditor</td>"));
     assert!(html.contains("service_account.updated"));

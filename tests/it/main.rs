@@ -17,6 +17,7 @@ mod cli_lifecycle;
 mod client_library;
 mod console;
 mod console_access;
+mod console_account_page;
 mod console_lifecycle;
 mod console_list;
 mod console_ux;

@@ -90,6 +90,39 @@ pub struct SessionView {
     jti: String,
     issued: When,
     expires: When,
+    /// The permissions it carries ("" for none).
+    scope: String,
+}
+
+/// Failed client authentications of an account in the last hour, from the aggregated
+/// `client_auth.failed` audit events (one per account per minute).
+#[derive(Debug, Default)]
+pub struct FailedAuths {
+    /// How many attempts failed.
+    pub(crate) count: i64,
+    /// The addresses they came from, sorted.
+    pub(crate) addresses: Vec<String>,
+}
+
+impl FailedAuths {
+    /// Adds up the events' `failures` and `addresses`.
+    fn of(events: &[crate::store::audit::AuditRow]) -> Self {
+        let mut count = 0;
+        let mut addresses = std::collections::BTreeSet::new();
+        for e in events {
+            let Ok(detail) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
+                continue;
+            };
+            count += detail["failures"].as_i64().unwrap_or(0);
+            if let Some(a) = detail["addresses"].as_array() {
+                addresses.extend(a.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+            }
+        }
+        Self {
+            count,
+            addresses: addresses.into_iter().collect(),
+        }
+    }
 }
 
 /// The account page.
@@ -108,6 +141,10 @@ pub struct AccountPage {
     permissions: Vec<(String, Vec<String>)>,
     events: Vec<EventView>,
     sessions: Vec<SessionView>,
+    /// Failed client authentications in the last hour (shown with `audit:read`).
+    failed: FailedAuths,
+    /// The token lifetime in words ("1 hour").
+    lifetime: String,
     csrf: String,
     can_write: bool,
     can_audit: bool,
@@ -157,7 +194,22 @@ pub(crate) async fn account_page(
     } else {
         Vec::new()
     };
+    let failed = if actor.can(AUDIT_READ) {
+        let filter = AuditFilter {
+            target: Some(account.id.clone()),
+            action: Some("client_auth.failed".to_owned()),
+            since: Some(now - 3_600_000),
+            // One event per minute at most.
+            limit: 120,
+            ..AuditFilter::default()
+        };
+        FailedAuths::of(&app.admin.audit_events(&actor, &filter).await?)
+    } else {
+        FailedAuths::default()
+    };
     Ok(AccountPage {
+        failed,
+        lifetime: super::when::duration_words(account.token_lifetime_secs),
         chrome: console.chrome(),
         section: "service-accounts",
         created: When::at(account.created_at, now),
@@ -182,6 +234,7 @@ pub(crate) async fn account_page(
             .map(|s| SessionView {
                 issued: When::at(s.issued_at, now),
                 expires: When::at(s.expires_at, now),
+                scope: s.scope,
                 jti: s.jti,
             })
             .collect(),
@@ -218,7 +271,9 @@ pub struct EditPage {
     original_name: String,
     name: String,
     description: String,
+    /// The lifetime's amount and unit (`seconds`, `minutes` or `hours`).
     lifetime: String,
+    unit: String,
     roles: Vec<RoleChoice>,
     groups: Vec<RoleChoice>,
     error: Option<String>,
@@ -264,14 +319,16 @@ pub async fn edit_service_account(
         .map(|g| g.id)
         .collect();
     let groups = group_choices(&app, &actor, &in_groups).await?;
+    let (lifetime, unit) = super::when::amount_and_unit(s.account.token_lifetime_secs);
     Ok(EditPage {
+        lifetime,
+        unit: unit.to_owned(),
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
         original_name: s.account.name.clone(),
         name: s.account.name,
         description: s.account.description,
-        lifetime: s.account.token_lifetime_secs.to_string(),
         roles,
         groups,
         error: None,
@@ -292,18 +349,34 @@ pub async fn save_service_account(
     let actor = console.session.actor(&console.source);
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
-    let lifetime_text = form
-        .get("token_lifetime_secs")
-        .unwrap_or_default()
-        .to_owned();
+    // The lifetime comes as an amount and a unit (or, from older forms, in seconds).
+    let (lifetime_text, unit) = match form.get("lifetime_amount") {
+        Some(a) => (a.to_owned(), form.get("lifetime_unit").unwrap_or("seconds")),
+        None => (
+            form.get("token_lifetime_secs")
+                .unwrap_or_default()
+                .to_owned(),
+            "seconds",
+        ),
+    };
+    let unit = if super::when::unit_seconds(unit).is_some() {
+        unit
+    } else {
+        "seconds"
+    };
     let role_ids = form.all("role");
     let group_ids = form.all("group");
-    let lifetime = lifetime_text.trim().parse::<i64>().map_err(|_| {
-        crate::domain::ValidationError::new(
-            "token_lifetime_secs",
-            "Token lifetime must be a whole number of seconds.",
-        )
-    });
+    let lifetime = lifetime_text
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(super::when::unit_seconds(unit).unwrap_or(1)))
+        .ok_or_else(|| {
+            crate::domain::ValidationError::new(
+                "token_lifetime_secs",
+                "Token lifetime must be a whole number (of seconds, minutes or hours).",
+            )
+        });
     let result = match lifetime {
         Ok(secs) => {
             app.admin
@@ -340,6 +413,7 @@ pub async fn save_service_account(
         name,
         description,
         lifetime: lifetime_text,
+        unit: unit.to_owned(),
         roles,
         groups,
         error: Some(message),
