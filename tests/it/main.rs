@@ -18,6 +18,7 @@ mod client_library;
 mod console;
 mod console_access;
 mod console_account_page;
+mod console_confirm;
 mod console_lifecycle;
 mod console_list;
 mod console_ux;

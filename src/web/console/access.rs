@@ -215,6 +215,34 @@ pub struct ConfirmDeletePage {
     back: String,
 }
 
+/// The confirmation of a role's deletion, listing who holds it.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/confirm_delete_role.html")]
+pub struct ConfirmDeleteRolePage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    name: String,
+    consequence: String,
+    /// What the deletion touches, by kind ("Service accounts", names), shown as lists.
+    affected: Vec<(String, Vec<String>)>,
+    action: String,
+    back: String,
+}
+
+/// Most names listed per kind on a confirmation; the count says how many more.
+const LISTED: usize = 20;
+
+/// Names for a confirmation's list, with "and N more" past [`LISTED`].
+fn listed(mut names: Vec<String>, total: i64) -> Vec<String> {
+    names.truncate(LISTED);
+    let shown = i64::try_from(names.len()).unwrap_or(0);
+    if total > shown {
+        names.push(format!("and {} more", total - shown));
+    }
+    names
+}
+
 /// `GET /settings/roles/{id}/delete`: says who holds the role before it goes.
 pub async fn confirm_delete_role(
     State(app): State<AppState>,
@@ -233,12 +261,60 @@ pub async fn confirm_delete_role(
              and {u} console user(s), who lose its permissions at once."
         )
     };
-    Ok(ConfirmDeletePage {
+    let mut affected = Vec::new();
+    if a > 0 {
+        // Direct holders only (members of a group holding it are listed under the group).
+        let filter = crate::store::accounts::ListFilter {
+            role: Some(id.clone()),
+            limit: 200,
+            ..Default::default()
+        };
+        let names = app
+            .admin
+            .list_accounts(&actor, &filter)
+            .await?
+            .into_iter()
+            .filter(|s| s.roles.iter().any(|r| r.id == id))
+            .map(|s| s.account.name)
+            .collect();
+        affected.push(("Service accounts".to_owned(), listed(names, a)));
+    }
+    if g > 0 {
+        let names = app
+            .admin
+            .list_groups(&actor)
+            .await?
+            .into_iter()
+            .filter(|grp| grp.roles.iter().any(|r| r.id == id))
+            .map(|grp| {
+                format!(
+                    "{} ({} member{})",
+                    grp.name,
+                    grp.members.len(),
+                    if grp.members.len() == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        affected.push(("Groups".to_owned(), listed(names, g)));
+    }
+    if u > 0 && console.session.can(crate::domain::permission::USERS_READ) {
+        let names = app
+            .admin
+            .list_users(&actor)
+            .await?
+            .into_iter()
+            .filter(|(_, roles)| roles.iter().any(|r| r.id == id))
+            .map(|(user, _)| user.username)
+            .collect();
+        affected.push(("Console users".to_owned(), listed(names, u)));
+    }
+    Ok(ConfirmDeleteRolePage {
         chrome: console.chrome(),
         section: "roles",
         csrf: console.session.csrf_token.clone(),
         name: r.name,
         consequence,
+        affected,
         action: format!("/settings/roles/{id}/delete"),
         back: "/settings/roles".into(),
     }

@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::accounts::{AccountRowView, CredentialsPage, ListView, RoleChoice};
 use super::when::When;
-use super::{Chrome, Console, ConsoleError, Flash, FormFields, redirect_with_notice};
+use super::{
+    Chrome, Console, ConsoleError, FormFields, PlacedFlash, redirect_with_notice,
+    redirect_with_notice_at,
+};
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
 use crate::domain::permission::{AUDIT_READ, SERVICE_ACCOUNTS_WRITE};
@@ -68,8 +71,9 @@ pub async fn toggle_service_account(
         }
         .into_response())
     } else if form.get("from") == Some("account") {
-        Ok(redirect_with_notice(
+        Ok(redirect_with_notice_at(
             &account_url(&account.account.id),
+            "status",
             &format!("{notice}."),
         ))
     } else {
@@ -149,6 +153,8 @@ pub struct AccountPage {
     can_write: bool,
     can_audit: bool,
     notice: Option<String>,
+    /// Where the notice shows: "" (the top), `status` or `sessions`.
+    notice_at: String,
     /// The keys of a `private_key_jwt` account (empty for a secret account).
     keys: Vec<super::keys::KeyView>,
     /// An error of the Keys section's last form, shown there.
@@ -242,22 +248,25 @@ pub(crate) async fn account_page(
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         can_audit: actor.can(AUDIT_READ),
         notice,
+        notice_at: String::new(),
         keys: super::keys::key_views(app, &actor, id).await?,
         key_error: None,
         a: account,
     })
 }
 
-/// `GET /settings/service-accounts/{id}`, with the notice of the change just made.
+/// `GET /settings/service-accounts/{id}`, with the notice of the change just made, shown
+/// where it was made.
 pub async fn show_service_account(
     State(app): State<AppState>,
     console: Console,
-    Flash(notice): Flash,
+    PlacedFlash(flash): PlacedFlash,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    Ok(account_page(&app, &console, &id, notice)
-        .await?
-        .into_response())
+    let (place, notice) = flash.map_or((String::new(), None), |(p, n)| (p, Some(n)));
+    let mut page = account_page(&app, &console, &id, notice).await?;
+    page.notice_at = place;
+    Ok(page.into_response())
 }
 
 /// The edit form.
@@ -604,7 +613,57 @@ pub async fn revoke_session(
     app.admin
         .revoke_session(&console.session.actor(&console.source), &id, &jti)
         .await?;
-    Ok(redirect_with_notice(&account_url(&id), "Token revoked."))
+    Ok(redirect_with_notice_at(
+        &account_url(&id),
+        "sessions",
+        "Token revoked.",
+    ))
+}
+
+/// The "Revoke all" confirmation, listing the tokens that will stop working.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/revoke_all.html")]
+pub struct RevokeAllPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    name: String,
+    sessions: Vec<SessionView>,
+}
+
+/// `GET /settings/service-accounts/{id}/sessions/revoke-all`: what "Revoke all" ends, to
+/// confirm (the page a plain form reaches; with scripts the same page is shown).
+pub async fn confirm_revoke_all(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
+    let actor = console.session.actor(&console.source);
+    let s = app.admin.get_account(&actor, &id).await?;
+    let now = crate::domain::now_ms();
+    let sessions = app
+        .admin
+        .account_sessions(&actor, &id)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            issued: When::at(s.issued_at, now),
+            expires: When::at(s.expires_at, now),
+            scope: s.scope,
+            jti: s.jti,
+        })
+        .collect();
+    Ok(RevokeAllPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        name: s.account.name,
+        sessions,
+        id,
+    }
+    .into_response())
 }
 
 /// `POST /settings/service-accounts/{id}/sessions/revoke-all`.
@@ -618,8 +677,9 @@ pub async fn revoke_all_sessions(
     app.admin
         .revoke_all_sessions(&console.session.actor(&console.source), &id)
         .await?;
-    Ok(redirect_with_notice(
+    Ok(redirect_with_notice_at(
         &account_url(&id),
+        "sessions",
         "Every token of this account was revoked.",
     ))
 }
