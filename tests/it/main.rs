@@ -19,6 +19,7 @@ mod console;
 mod console_access;
 mod console_account_page;
 mod console_confirm;
+mod console_groups;
 mod console_lifecycle;
 mod console_list;
 mod console_ux;

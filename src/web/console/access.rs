@@ -386,7 +386,10 @@ pub struct GroupFormPage {
     name: String,
     description: String,
     roles: Vec<RoleChoice>,
-    member_ids: Vec<String>,
+    /// The members, each a ticked checkbox (untick to remove).
+    members: Vec<crate::store::accounts::RoleRef>,
+    /// What was typed in "Add a service account".
+    add_member: String,
     error: Option<String>,
 }
 
@@ -397,10 +400,19 @@ async fn group_form(
     action: String,
     input: &GroupInput,
 ) -> Result<GroupFormPage, ConsoleError> {
-    let roles = app
-        .admin
-        .list_roles(&console.session.actor(&console.source))
-        .await?;
+    let actor = console.session.actor(&console.source);
+    let roles = app.admin.list_roles(&actor).await?;
+    let mut members = Vec::new();
+    for id in &input.member_ids {
+        match app.admin.get_account(&actor, id).await {
+            Ok(s) => members.push(crate::store::accounts::RoleRef {
+                id: s.account.id,
+                name: s.account.name,
+            }),
+            Err(crate::admin::AdminError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(GroupFormPage {
         chrome: console.chrome(),
         section: "groups",
@@ -410,7 +422,8 @@ async fn group_form(
         name: input.name.clone(),
         description: input.description.clone(),
         roles: RoleChoice::all(roles, &input.role_ids),
-        member_ids: input.member_ids.clone(),
+        members,
+        add_member: String::new(),
         error: None,
     })
 }
@@ -448,17 +461,41 @@ async fn save_group_form(
     form: &FormFields,
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(form)?;
-    let input = group_input(form);
-    match app
-        .admin
-        .save_group(&console.session.actor(&console.source), id, input.clone())
-        .await
-    {
+    let actor = console.session.actor(&console.source);
+    let mut input = group_input(form);
+    // "Add a service account": by name, client ID or id, saved with the rest.
+    let add = form.get("add_member").unwrap_or_default().trim().to_owned();
+    let added = if add.is_empty() {
+        Ok(())
+    } else {
+        match app.admin.find_account(&actor, &add).await {
+            Ok(s) => {
+                if !input.member_ids.contains(&s.account.id) {
+                    input.member_ids.push(s.account.id);
+                }
+                Ok(())
+            }
+            Err(crate::admin::AdminError::NotFound(_)) => Err(format!(
+                "No service account has the name, client ID or id \u{201c}{add}\u{201d}."
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let saved = match added {
+        Ok(()) => app
+            .admin
+            .save_group(&actor, id, input.clone())
+            .await
+            .map_err(form_error),
+        Err(message) => Err(Ok(message)),
+    };
+    match saved {
         Ok(g) => Ok(redirect_with_notice(
             "/settings/groups",
             &format!("Group {} saved.", g.name),
         )),
-        Err(e) => {
+        Err(Err(e)) => Err(e),
+        Err(Ok(message)) => {
             let (heading, action) = match id {
                 Some(id) => (
                     "Edit group".to_owned(),
@@ -467,7 +504,8 @@ async fn save_group_form(
                 None => ("Add Group".to_owned(), "/settings/groups/new".to_owned()),
             };
             let mut page = group_form(app, console, heading, action, &input).await?;
-            page.error = Some(form_error(e)?);
+            page.error = Some(message);
+            page.add_member = add;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
