@@ -296,3 +296,154 @@ async fn at_1440_px_the_list_is_one_line_a_row_sorts_filters_and_its_menu_works_
     );
     chrome.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_wizard_names_its_steps_keeps_choices_shows_the_whole_secret_and_back_says_it_exists() {
+    let Some(chrome) = chrome("wizard-steps").await else {
+        return;
+    };
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let group = app
+        .state
+        .admin
+        .save_group(
+            &Actor::system(),
+            None,
+            GroupInput {
+                name: "readers".into(),
+                description: "Read everything".into(),
+                role_ids: vec!["builtin-auditor".into()],
+                member_ids: vec![],
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    chrome.client.set_window_size(1440, 900).await.unwrap();
+    chrome.sign_in(&base, "admin").await;
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts/new"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    assert_eq!(
+        chrome.text_of("ol.steps").await.replace('\n', " · "),
+        "1 DETAILS · 2 ROLES · 3 CREDENTIALS"
+    );
+    chrome
+        .find("#name")
+        .await
+        .send_keys("billing-exporter")
+        .await
+        .unwrap();
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Roles").await;
+    assert_eq!(
+        chrome.text_of("ol.steps li[aria-current=step]").await,
+        "2 ROLES"
+    );
+    // Tick a role and a group, go Back, come forward: both are still ticked.
+    let role = "input[type=checkbox][value='builtin-token-introspector']";
+    let grp = format!("input[type=checkbox][name=group][value='{group}']");
+    chrome.find(role).await.click().await.unwrap();
+    chrome.find(&grp).await.click().await.unwrap();
+    chrome
+        .find("button[value=details]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Account Details").await;
+    chrome
+        .find("button[value=roles]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Roles").await;
+    for css in [role, grp.as_str()] {
+        assert_eq!(
+            chrome
+                .find(css)
+                .await
+                .prop("checked")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("true"),
+            "{css}"
+        );
+    }
+    chrome
+        .find("button[value=create]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .wait_for_heading("Credentials for billing-exporter")
+        .await;
+    // The whole secret shows in its field.
+    let fits = eval(
+        &chrome,
+        "const i = document.getElementById('cred-client-secret'); \
+         return i.scrollWidth <= i.clientWidth;",
+    )
+    .await;
+    assert_eq!(fits, json!(true), "the secret is cut off");
+    let secret = chrome.value_of("#cred-client-secret").await;
+    let client_id = chrome.value_of("#cred-client-id").await;
+    let curl = chrome.text_of("#sample-curl").await;
+    assert!(
+        curl.contains(&format!("curl -u '{client_id}:{secret}'")),
+        "{curl}"
+    );
+    assert!(curl.contains("grant_type=client_credentials"), "{curl}");
+    let view = chrome
+        .find("a.button[href^='/settings/service-accounts/']")
+        .await;
+    assert_eq!(view.text().await.unwrap(), "View account");
+    let account = app
+        .state
+        .admin
+        .find_account(&Actor::system(), "billing-exporter")
+        .await
+        .unwrap();
+    assert_eq!(
+        view.attr("href").await.unwrap().unwrap(),
+        format!("/settings/service-accounts/{}", account.account.id)
+    );
+    let groups = app
+        .state
+        .admin
+        .account_groups(&Actor::system(), &account.account.id)
+        .await
+        .unwrap();
+    assert_eq!(groups.len(), 1);
+
+    // Browser Back from the credentials: the step says the account exists.
+    chrome.client.back().await.unwrap();
+    wait_for(
+        &chrome,
+        "const n = document.querySelector('.created-notice'); \
+         return n !== null && n.textContent.includes('billing-exporter was added already');",
+    )
+    .await;
+    assert_eq!(
+        eval(
+            &chrome,
+            "return document.querySelector('.created-notice a').getAttribute('href');"
+        )
+        .await,
+        json!(format!("/settings/service-accounts/{}", account.account.id))
+    );
+    assert!(!chrome.body().await.contains(&secret));
+    chrome.client.clone().close().await.unwrap();
+}

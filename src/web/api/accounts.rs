@@ -149,6 +149,7 @@ pub async fn create_service_account(
                 token_lifetime_secs: body.token_lifetime_secs,
                 keys,
                 keys_expire_at,
+                groups: Vec::new(),
             },
         )
         .await?;

@@ -289,7 +289,7 @@ pub struct EditPage {
 }
 
 /// Every group as a checkbox (its roles shown as its "permissions"), `checked` ticked.
-async fn group_choices(
+pub(crate) async fn group_choices(
     app: &AppState,
     actor: &crate::domain::audit::Actor,
     checked: &[String],

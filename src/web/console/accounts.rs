@@ -520,6 +520,9 @@ pub struct WizardDetailsPage {
     description_error: Option<String>,
     auth: AuthChoice,
     key_error: Option<String>,
+    /// Roles and groups ticked in step 2, kept when going back to step 1.
+    role_ids: Vec<String>,
+    group_ids: Vec<String>,
 }
 
 /// How a new account will authenticate, as chosen in step 1 and carried through step 2.
@@ -588,6 +591,7 @@ pub struct WizardRolesPage {
     name: String,
     description: String,
     roles: Vec<RoleChoice>,
+    groups: Vec<RoleChoice>,
     error: Option<String>,
     auth: AuthChoice,
 }
@@ -611,6 +615,12 @@ pub struct CredentialsPage {
     key_id: Option<String>,
     /// For a generated key: the key file, as a `data:` link, and its file name.
     key_file: Option<(String, String)>,
+    /// The account's page.
+    account_url: String,
+    /// The account's name (remembered by console.js, so browser Back can say it exists).
+    name: String,
+    /// A first token request with these credentials (secret accounts).
+    curl: Option<String>,
 }
 
 /// The downloads' file name stem: the account name with anything unusual replaced.
@@ -677,7 +687,18 @@ impl CredentialsPage {
     /// `data:` links, so the secret is never kept anywhere on the server.
     pub fn new(console: &Console, c: &IssuedCredentials) -> Result<Self, ConsoleError> {
         let stem = file_stem(&c.name);
+        let curl = c.client_secret.as_ref().map(|secret| {
+            format!(
+                "curl -u '{}:{}' \\\n  -d grant_type=client_credentials \\\n  {}",
+                c.client_id,
+                secret.expose(),
+                c.access_token_uri
+            )
+        });
         Ok(Self {
+            account_url: format!("/settings/service-accounts/{}", c.id),
+            name: c.name.clone(),
+            curl,
             chrome: console.chrome(),
             section: "service-accounts",
             step: Some("Step 3 of 3"),
@@ -722,6 +743,8 @@ fn details_page(
     auth: &AuthChoice,
 ) -> WizardDetailsPage {
     WizardDetailsPage {
+        role_ids: Vec::new(),
+        group_ids: Vec::new(),
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
@@ -740,20 +763,28 @@ pub async fn new_service_account(console: Console) -> Result<Response, ConsoleEr
     Ok(details_page(&console, "", "", &AuthChoice::default()).into_response())
 }
 
+/// The roles and groups ticked in step 2.
+#[derive(Clone, Copy)]
+struct Ticked<'a> {
+    roles: &'a [String],
+    groups: &'a [String],
+}
+
 async fn roles_page(
     app: &AppState,
     console: &Console,
     name: &str,
     description: &str,
-    checked: &[String],
+    ticked: Ticked<'_>,
     error: Option<String>,
     auth: &AuthChoice,
 ) -> Result<WizardRolesPage, ConsoleError> {
-    let roles = app
-        .admin
-        .list_roles(&console.session.actor(&console.source))
-        .await?;
+    let (checked, checked_groups) = (ticked.roles, ticked.groups);
+    let actor = console.session.actor(&console.source);
+    let roles = app.admin.list_roles(&actor).await?;
+    let groups = super::account::group_choices(app, &actor, checked_groups).await?;
     Ok(WizardRolesPage {
+        groups,
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
@@ -779,11 +810,19 @@ pub async fn add_service_account_step(
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
     let role_ids = form.all("role");
+    let group_ids = form.all("group");
     let auth = AuthChoice::of(&form);
     match form.get("step") {
-        Some("details") => Ok(details_page(&console, &name, &description, &auth).into_response()),
+        Some("details") => {
+            let mut page = details_page(&console, &name, &description, &auth);
+            page.role_ids = role_ids;
+            page.group_ids = group_ids;
+            Ok(page.into_response())
+        }
         Some("roles") => {
             let mut page = details_page(&console, &name, &description, &auth);
+            page.role_ids = role_ids.clone();
+            page.group_ids = group_ids.clone();
             if let Some(source) = auth.source()
                 && let Err(e) = crate::admin::keys::check_keys(&source)
             {
@@ -814,7 +853,10 @@ pub async fn add_service_account_step(
                 &console,
                 name.trim(),
                 description.trim(),
-                &role_ids,
+                Ticked {
+                    roles: &role_ids,
+                    groups: &group_ids,
+                },
                 None,
                 &auth,
             )
@@ -829,6 +871,7 @@ pub async fn add_service_account_step(
                 token_lifetime_secs: None,
                 keys: auth.source(),
                 keys_expire_at: None,
+                groups: group_ids.clone(),
             };
             match app.admin.create_account(&actor, input).await {
                 Ok(creds) => Ok(CredentialsPage::new(&console, &creds)?.into_response()),
@@ -837,13 +880,16 @@ pub async fn add_service_account_step(
                     page.name_error = Some(message);
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
                 }
-                Err(AdminError::Invalid(v)) if v.field == "roles" => {
+                Err(AdminError::Invalid(v)) if v.field == "roles" || v.field == "groups" => {
                     let page = roles_page(
                         &app,
                         &console,
                         &name,
                         &description,
-                        &[],
+                        Ticked {
+                            roles: &[],
+                            groups: &[],
+                        },
                         Some(v.message),
                         &auth,
                     )
@@ -856,7 +902,10 @@ pub async fn add_service_account_step(
                         &console,
                         &name,
                         &description,
-                        &role_ids,
+                        Ticked {
+                            roles: &role_ids,
+                            groups: &group_ids,
+                        },
                         Some(message),
                         &auth,
                     )
