@@ -332,6 +332,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                         token_lifetime_secs: token_lifetime,
                         keys,
                         keys_expire_at,
+                        groups: Vec::new(),
                     },
                 )
                 .await

@@ -343,6 +343,7 @@ impl OAuth {
             generation: rec.token_generation,
             issued_at: now,
             expires_at: exp.saturating_mul(1000),
+            scope: scope.clone(),
         });
         Ok(IssuedToken {
             access_token,

@@ -27,6 +27,8 @@ pub struct CreateAccount {
     pub keys: Option<KeySource>,
     /// When the keys stop being accepted (epoch ms), if ever.
     pub keys_expire_at: Option<i64>,
+    /// Groups to put it in, by id or name (the actor must be able to give their roles).
+    pub groups: Vec<String>,
 }
 
 /// Credentials shown once, in the field names of the downloads and the REST API.
@@ -132,6 +134,11 @@ impl Admin {
         role_ids.sort();
         role_ids.dedup();
         let roles = self.assignable_roles(actor, &role_ids).await?;
+        let groups = if input.groups.is_empty() {
+            Vec::new()
+        } else {
+            self.grantable_groups(actor, &input.groups).await?
+        };
         let new_keys = match &input.keys {
             Some(source) => {
                 keys::check_expiry(input.keys_expire_at)?;
@@ -187,6 +194,10 @@ impl Admin {
         for row in &key_rows {
             crate::store::client_keys::insert(&mut tx, row).await?;
         }
+        if !groups.is_empty() {
+            let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
+            crate::store::groups::set_account_groups(&mut tx, &id, &ids).await?;
+        }
         let event = AuditEvent {
             action: "service_account.created",
             target_kind: "service_account",
@@ -198,6 +209,7 @@ impl Admin {
                 "token_lifetime_secs": lifetime.secs(),
                 "token_endpoint_auth_method": method,
                 "kids": key_rows.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+                "groups": groups.iter().map(|g| &g.name).collect::<Vec<_>>(),
             })
             .to_string(),
         };
@@ -249,6 +261,24 @@ impl Admin {
     ) -> Result<Vec<AccountSummary>, AdminError> {
         Self::require(actor, SERVICE_ACCOUNTS_READ)?;
         Ok(accounts::list(self.store.pool(), filter).await?)
+    }
+
+    /// How many accounts match a list's filter, and how many of them come before `first`
+    /// (the page's first row), each counted up to [`accounts::COUNT_CAP`] + 1.
+    pub async fn count_accounts(
+        &self,
+        actor: &Actor,
+        filter: &ListFilter,
+        first: Option<&accounts::AccountRow>,
+    ) -> Result<(i64, i64), AdminError> {
+        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        let pool = self.store.pool();
+        let total = accounts::count_matching(pool, filter).await?;
+        let before = match first {
+            Some(row) => accounts::count_before(pool, filter, row).await?,
+            None => 0,
+        };
+        Ok((total, before))
     }
 
     /// One account.

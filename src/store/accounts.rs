@@ -54,6 +54,8 @@ pub struct AccountSummary {
     pub account: AccountRow,
     /// Roles assigned directly, by name.
     pub roles: Vec<RoleRef>,
+    /// Roles held through groups, each with the group's name (filled by [`list`]).
+    pub via_groups: Vec<(RoleRef, String)>,
 }
 
 /// What the token endpoint needs to authenticate a client and mint its token.
@@ -125,25 +127,78 @@ pub struct NewAccount<'a> {
     pub now: i64,
 }
 
-/// Filter and page of the account list, ordered by name (case-insensitive) then id.
+/// The column the account list is ordered by (then by id, so the order is total).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum ListSort {
+    /// The name's comparison key ([`name_key`]).
+    #[default]
+    Name,
+    /// Creation time.
+    Created,
+    /// Last token issued (never-used accounts count as 0).
+    LastUsed,
+}
+
+impl ListSort {
+    /// The SQL expression ordered by, each backed by an index on `(expression, id)`.
+    fn key(self) -> &'static str {
+        match self {
+            Self::Name => "name_key",
+            Self::Created => "created_at",
+            Self::LastUsed => "coalesce(last_used_at, 0)",
+        }
+    }
+
+    /// The key's value for `row`, as a cursor holds it.
+    fn value_of(self, row: &AccountRow) -> String {
+        match self {
+            Self::Name => row.name.clone(),
+            Self::Created => row.created_at.to_string(),
+            Self::LastUsed => row.last_used_at.unwrap_or(0).to_string(),
+        }
+    }
+}
+
+/// Most rows the list counts for its total; more are shown as "more than" this.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// Filter and page of the account list, ordered by [`ListSort`] then id.
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
     /// Substring of the name to search for ("" for all).
     pub q: String,
     /// Only enabled (`Some(true)`) or disabled (`Some(false)`) accounts.
     pub enabled: Option<bool>,
-    /// Keyset cursor: the (name, id) of the last row of the previous page; the list is
-    /// ordered by the name's comparison key ([`name_key`]), then id.
+    /// Only accounts holding this role (by id), directly or through a group.
+    pub role: Option<String>,
+    /// The order.
+    pub sort: ListSort,
+    /// Largest first.
+    pub descending: bool,
+    /// Keyset cursor: the (sort key, id) of the last row of the previous page (for
+    /// [`ListSort::Name`] the key is the name, compared by [`name_key`]).
     pub after: Option<(String, String)>,
+    /// With `after`: the rows just before the cursor instead (the previous page), still
+    /// returned in list order.
+    pub backward: bool,
     /// Page size.
     pub limit: i64,
 }
 
 impl ListFilter {
-    /// The opaque cursor that continues a list after `row`.
+    /// The opaque cursor that continues a list (ordered by name) after `row`.
     pub fn cursor_after(row: &AccountRow) -> String {
+        Self::cursor(ListSort::Name, row)
+    }
+
+    /// The opaque cursor at `row` in a list ordered by `sort`.
+    pub fn cursor(sort: ListSort, row: &AccountRow) -> String {
         use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}\n{}", row.name, row.id))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}\n{}",
+            sort.value_of(row),
+            row.id
+        ))
     }
 
     /// Reads a cursor made by [`cursor_after`](Self::cursor_after); `None` if it is not one.
@@ -155,6 +210,100 @@ impl ListFilter {
         let raw = String::from_utf8(raw).ok()?;
         let (name, id) = raw.split_once('\n')?;
         Some((name.to_owned(), id.to_owned()))
+    }
+}
+
+/// A value bound to a built query.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A query's text with its arguments, numbered as they are added (`$1`, `$2`, …).
+#[derive(Default)]
+struct Built {
+    args: Vec<Arg>,
+}
+
+impl Built {
+    /// Adds an argument; returns its placeholder.
+    fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+
+    fn query<'q>(
+        &self,
+        sql: &'q str,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let mut q = sqlx::query(sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+/// The parts of a list query: the keyset condition, the filters and the order.
+struct ListSql {
+    key: &'static str,
+    /// Ascending in the order the rows are read (flipped for a backward page).
+    ascending: bool,
+}
+
+impl ListSql {
+    fn of(filter: &ListFilter) -> Self {
+        Self {
+            key: filter.sort.key(),
+            ascending: filter.descending == (filter.after.is_some() && filter.backward),
+        }
+    }
+
+    fn order(&self) -> String {
+        let dir = if self.ascending { "asc" } else { "desc" };
+        format!("{} {dir}, id {dir}", self.key)
+    }
+
+    /// Rows after the cursor in reading order ("1 = 1" without one). The key comes first
+    /// as a range, so the `(key, id)` index serves it.
+    fn keyset(&self, b: &mut Built, filter: &ListFilter) -> String {
+        let Some((value, id)) = &filter.after else {
+            return "1 = 1".to_owned();
+        };
+        let v = match filter.sort {
+            ListSort::Name => b.arg(Arg::Text(name_key(value))),
+            _ => b.arg(Arg::Int(value.parse().unwrap_or(0))),
+        };
+        let id = b.arg(Arg::Text(id.clone()));
+        let (ge, gt) = if self.ascending {
+            (">=", ">")
+        } else {
+            ("<=", "<")
+        };
+        format!(
+            "{k} {ge} {v} and ({k} {gt} {v} or id {gt} {id})",
+            k = self.key
+        )
+    }
+
+    /// The status and role filters.
+    fn filters(b: &mut Built, filter: &ListFilter) -> String {
+        let mut out = "1 = 1".to_owned();
+        if let Some(e) = filter.enabled {
+            out.push_str(&format!(" and enabled = {}", b.arg(Arg::Int(i64::from(e)))));
+        }
+        if let Some(role) = &filter.role {
+            let r = b.arg(Arg::Text(role.clone()));
+            out.push_str(&format!(
+                " and id in (select account_id from account_roles where role_id = {r} \
+                 union select ag.account_id from account_groups ag \
+                 join group_roles gr on gr.group_id = ag.group_id where gr.role_id = {r})"
+            ));
+        }
+        out
     }
 }
 
@@ -358,6 +507,7 @@ pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<AccountSummary>, S
     let mut roles = roles_of(pool, std::slice::from_ref(&account.id)).await?;
     Ok(Some(AccountSummary {
         roles: roles.remove(&account.id).unwrap_or_default(),
+        via_groups: Vec::new(),
         account,
     }))
 }
@@ -370,82 +520,133 @@ const SEARCH_WINDOW: i64 = 1000;
 /// scan finds a page of matches quickly.
 const MAX_CANDIDATES: i64 = 5000;
 
-/// A page of accounts matching `filter`, with their direct roles.
+/// A page of accounts matching `filter`, with their direct roles and those through groups.
 ///
-/// Pages are read in `(name_key, id)` order from the keyset cursor on, through the index
-/// of that order, so a deep page costs what the first one does. A name search first filters
-/// the next [`SEARCH_WINDOW`] rows of that order: a common term fills its page there. If it
-/// does not, the trigram index (`service_account_names`: FTS5 on SQLite, pg_trgm on
-/// PostgreSQL) counts the candidates: up to [`MAX_CANDIDATES`] are checked with the exact
-/// `like` and sorted; more mean a common term, and the ordered scan goes on until the page
-/// is full.
+/// Pages are read in `(key, id)` order from the keyset cursor on (the key is the sort's:
+/// name, creation or last use), through the index of that order, so a deep page costs what
+/// the first one does; a backward page reads the other way and is turned round. A name
+/// search first filters the next [`SEARCH_WINDOW`] rows of that order: a common term fills
+/// its page there. If it does not, the trigram index (`service_account_names`: FTS5 on
+/// SQLite, pg_trgm on PostgreSQL) counts the candidates: up to [`MAX_CANDIDATES`] are
+/// checked with the exact `like` and sorted; more mean a common term, and the ordered scan
+/// goes on until the page is full.
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSummary>, StoreError> {
-    let (after_name, after_id) = filter.after.clone().unwrap_or_default();
-    let after_name = name_key(&after_name);
-    let enabled = filter.enabled.map_or(-1_i64, i64::from);
-    let rows = if filter.q.is_empty() {
+    let parts = ListSql::of(filter);
+    let mut rows = if filter.q.is_empty() {
+        let mut b = Built::default();
+        let keyset = parts.keyset(&mut b, filter);
+        let filters = ListSql::filters(&mut b, filter);
+        let limit = b.arg(Arg::Int(filter.limit));
         let sql = format!(
-            "select {ACCOUNT_COLUMNS} from service_accounts \
-             where name_key >= $1 and (name_key > $1 or id > $2) \
-               and ($3 < 0 or enabled = $3) \
-             order by name_key, id limit $4"
+            "select {ACCOUNT_COLUMNS} from service_accounts where {keyset} and {filters} \
+             order by {} limit {limit}",
+            parts.order()
         );
-        sqlx::query(&sql)
-            .bind(&after_name)
-            .bind(&after_id)
-            .bind(enabled)
-            .bind(filter.limit)
-            .fetch_all(pool)
-            .await?
+        b.query(&sql).fetch_all(pool).await?
     } else {
-        search(pool, filter, &after_name, &after_id, enabled).await?
+        search(pool, filter, &parts).await?
     };
+    if filter.after.is_some() && filter.backward {
+        rows.reverse();
+    }
     let accounts = rows
         .iter()
         .map(account_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<String> = accounts.iter().map(|a| a.id.clone()).collect();
     let mut roles = roles_of(pool, &ids).await?;
+    let mut via = group_roles_of(pool, &ids).await?;
     Ok(accounts
         .into_iter()
         .map(|account| AccountSummary {
             roles: roles.remove(&account.id).unwrap_or_default(),
+            via_groups: via.remove(&account.id).unwrap_or_default(),
             account,
         })
         .collect())
+}
+
+/// How many accounts match `filter` (its search, status and role; not its cursor), counted
+/// up to [`COUNT_CAP`] + 1 so a huge list costs a bounded scan.
+#[instrument(skip_all)]
+pub async fn count_matching(pool: &AnyPool, filter: &ListFilter) -> Result<i64, StoreError> {
+    let mut b = Built::default();
+    let filters = ListSql::filters(&mut b, filter);
+    let search = search_condition(&mut b, &filter.q);
+    let cap = b.arg(Arg::Int(COUNT_CAP + 1));
+    let sql = format!(
+        "select count(*) as n from (select id from service_accounts \
+         where {filters} and {search} limit {cap}) as c"
+    );
+    Ok(b.query(&sql).fetch_one(pool).await?.try_get("n")?)
+}
+
+/// How many accounts matching `filter` come before `row` in its order, up to
+/// [`COUNT_CAP`] + 1 (the position of a page that starts at `row`).
+#[instrument(skip_all)]
+pub async fn count_before(
+    pool: &AnyPool,
+    filter: &ListFilter,
+    row: &AccountRow,
+) -> Result<i64, StoreError> {
+    let mut back = filter.clone();
+    back.after = ListFilter::parse_cursor(&ListFilter::cursor(filter.sort, row));
+    back.backward = true;
+    let parts = ListSql::of(&back);
+    let mut b = Built::default();
+    let keyset = parts.keyset(&mut b, &back);
+    let filters = ListSql::filters(&mut b, &back);
+    let search = search_condition(&mut b, &back.q);
+    let cap = b.arg(Arg::Int(COUNT_CAP + 1));
+    let sql = format!(
+        "select count(*) as n from (select id from service_accounts \
+         where {keyset} and {filters} and {search} limit {cap}) as c"
+    );
+    Ok(b.query(&sql).fetch_one(pool).await?.try_get("n")?)
+}
+
+/// The exact name match of a search ("1 = 1" without one), through the trigram index's
+/// candidates so that a rare term is not a full scan.
+fn search_condition(b: &mut Built, q: &str) -> String {
+    if q.is_empty() {
+        return "1 = 1".to_owned();
+    }
+    let key = name_key(q);
+    let pattern = b.arg(Arg::Text(format!("%{}%", like_escape(&key))));
+    let candidates = b.arg(Arg::Text(format!("%{}%", key.replace('\\', "_"))));
+    format!(
+        "id in (select account_id from service_account_names where name like {candidates}) \
+         and name_key like {pattern} escape '\\'"
+    )
 }
 
 /// The rows of a name search (see [`list`]).
 async fn search(
     pool: &AnyPool,
     filter: &ListFilter,
-    after_name: &str,
-    after_id: &str,
-    enabled: i64,
+    parts: &ListSql,
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
     let q = name_key(&filter.q);
     let pattern = format!("%{}%", like_escape(&q));
-    // The next `$6` rows in list order, materialised from the (name_key, id) index, then
+    let order = parts.order();
+    // The next `size` rows in list order, materialised from the (key, id) index, then
     // filtered: no planner may swap this for the trigram index and sort every match.
-    let window_sql = format!(
-        "with w as materialized (select id, name_key as lname from service_accounts \
-             where name_key >= $1 and (name_key > $1 or id > $2) \
-             order by name_key, id limit $6) \
-         select {ACCOUNT_COLUMNS} from service_accounts \
-         where id in (select id from w where lname like $4 escape '\\') \
-           and ($3 < 0 or enabled = $3) \
-         order by name_key, id limit $5"
-    );
     let window = |size: i64| {
-        sqlx::query(&window_sql)
-            .bind(after_name)
-            .bind(after_id)
-            .bind(enabled)
-            .bind(&pattern)
-            .bind(filter.limit)
-            .bind(size)
-            .fetch_all(pool)
+        let mut b = Built::default();
+        let keyset = parts.keyset(&mut b, filter);
+        let size = b.arg(Arg::Int(size));
+        let pat = b.arg(Arg::Text(pattern.clone()));
+        let filters = ListSql::filters(&mut b, filter);
+        let limit = b.arg(Arg::Int(filter.limit));
+        let sql = format!(
+            "with w as materialized (select id, name_key as lname from service_accounts \
+                 where {keyset} order by {order} limit {size}) \
+             select {ACCOUNT_COLUMNS} from service_accounts \
+             where id in (select id from w where lname like {pat} escape '\\') \
+               and {filters} order by {order} limit {limit}"
+        );
+        async move { b.query(&sql).fetch_all(pool).await }
     };
     let full = |rows: &Vec<sqlx::any::AnyRow>| {
         i64::try_from(rows.len()).unwrap_or(i64::MAX) >= filter.limit
@@ -475,22 +676,16 @@ async fn search(
     .try_get::<i64, _>("n")?;
     if counted <= MAX_CANDIDATES {
         // A rare term: sort its few candidates.
+        let mut b = Built::default();
+        let keyset = parts.keyset(&mut b, filter);
+        let filters = ListSql::filters(&mut b, filter);
+        let search = search_condition(&mut b, &filter.q);
+        let limit = b.arg(Arg::Int(filter.limit));
         let sql = format!(
             "select {ACCOUNT_COLUMNS} from service_accounts \
-             where id in (select account_id from service_account_names where name like $6) \
-               and name_key >= $1 and (name_key > $1 or id > $2) \
-               and ($3 < 0 or enabled = $3) and name_key like $4 escape '\\' \
-             order by name_key, id limit $5"
+             where {search} and {keyset} and {filters} order by {order} limit {limit}"
         );
-        return Ok(sqlx::query(&sql)
-            .bind(after_name)
-            .bind(after_id)
-            .bind(enabled)
-            .bind(&pattern)
-            .bind(filter.limit)
-            .bind(&candidates)
-            .fetch_all(pool)
-            .await?);
+        return Ok(b.query(&sql).fetch_all(pool).await?);
     }
     // A common term: wider windows of the ordered scan fill the page.
     for size in [SEARCH_WINDOW * 10, SEARCH_WINDOW * 100] {
@@ -500,6 +695,39 @@ async fn search(
         }
     }
     Ok(window(i64::MAX).await?)
+}
+
+/// Roles each of `ids` holds through its groups, with the group's name, sorted by role
+/// then group name.
+async fn group_roles_of(
+    pool: &AnyPool,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<(RoleRef, String)>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<(RoleRef, String)>> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "select ag.account_id as account_id, r.id as id, r.name as name, g.name as group_name \
+         from account_groups ag join groups g on g.id = ag.group_id \
+         join group_roles gr on gr.group_id = ag.group_id join roles r on r.id = gr.role_id \
+         where ag.account_id in ({}) order by lower(r.name), lower(g.name)",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id);
+    }
+    for row in q.fetch_all(pool).await? {
+        out.entry(row.try_get("account_id")?).or_default().push((
+            RoleRef {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+            },
+            row.try_get("group_name")?,
+        ));
+    }
+    Ok(out)
 }
 
 /// Direct roles of each of `ids`, sorted by name.

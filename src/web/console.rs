@@ -107,7 +107,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/settings/service-accounts/{id}/sessions/revoke-all",
-            post(account::revoke_all_sessions),
+            get(account::confirm_revoke_all).post(account::revoke_all_sessions),
         )
         .route("/settings/roles", get(access::list_roles))
         .route(
@@ -607,6 +607,24 @@ pub const FLASH_COOKIE: &str = "kg_notice";
 /// A redirect (303) to `to` that shows `notice` on the page it lands on: every successful
 /// post ends on a page the browser can reload.
 pub fn redirect_with_notice(to: &str, notice: &str) -> Response {
+    redirect_with_notice_at(to, "", notice)
+}
+
+/// Separates a notice's place from its text in the notice cookie.
+const PLACE_MARK: char = '\u{1f}';
+
+/// Like [`redirect_with_notice`], with the notice shown at `place` (a section of the page
+/// where the action was, such as `sessions`), and the page scrolled there.
+pub fn redirect_with_notice_at(to: &str, place: &str, notice: &str) -> Response {
+    let (to, notice) = if place.is_empty() {
+        (to.to_owned(), notice.to_owned())
+    } else {
+        (
+            format!("{to}#{place}"),
+            format!("{place}{PLACE_MARK}{notice}"),
+        )
+    };
+    let to = to.as_str();
     let value: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
     // A minute is enough to follow the redirect; the page that shows it clears it.
     let cookie = format!("{FLASH_COOKIE}={value}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict");
@@ -618,20 +636,41 @@ pub fn redirect_with_notice(to: &str, notice: &str) -> Response {
 }
 
 /// The notice left by [`redirect_with_notice`], if any (cleared by [`htmx_answers`] once
-/// shown).
+/// shown), without its place.
 #[derive(Debug, Default)]
 pub struct Flash(pub Option<String>);
+
+/// The notice left by [`redirect_with_notice_at`] with its place: `(place, text)`, the place
+/// empty for the top of the page.
+#[derive(Debug, Default)]
+pub struct PlacedFlash(pub Option<(String, String)>);
+
+fn flash_of(parts: &Parts) -> Option<(String, String)> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let raw = jar.get(FLASH_COOKIE).and_then(|c| {
+        form_urlencoded::parse(format!("n={}", c.value()).as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    })?;
+    Some(match raw.split_once(PLACE_MARK) {
+        Some((place, text)) => (place.to_owned(), text.to_owned()),
+        None => (String::new(), raw),
+    })
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Flash {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let jar = CookieJar::from_headers(&parts.headers);
-        Ok(Self(jar.get(FLASH_COOKIE).and_then(|c| {
-            form_urlencoded::parse(format!("n={}", c.value()).as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .filter(|v| !v.is_empty())
-        })))
+        Ok(Self(flash_of(parts).map(|(_, text)| text)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PlacedFlash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(flash_of(parts)))
     }
 }

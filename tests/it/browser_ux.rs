@@ -63,6 +63,10 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         (format!("{a}/edit"), "Edit"),
         (format!("{a}/regenerate"), "Regenerate Client Keys"),
         (format!("{a}/delete"), "Delete billing?"),
+        (
+            format!("{a}/sessions/revoke-all"),
+            "Revoke every token of billing?",
+        ),
         ("/settings/roles".to_owned(), "Roles"),
         ("/settings/roles/new".to_owned(), "Add Role"),
         (format!("/settings/roles/{role}/edit"), "Edit Deployer"),
@@ -333,6 +337,15 @@ async fn revoke_revoke_all_and_edit_end_on_the_account_page_which_reloads() {
     chrome.client.refresh().await.unwrap();
     chrome.wait_for_heading("billing").await;
 
+    chrome
+        .find("a[href$='/sessions/revoke-all']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .wait_for_heading("Revoke every token of billing?")
+        .await;
     chrome
         .find("form[action$='/sessions/revoke-all'] button")
         .await
@@ -945,7 +958,11 @@ async fn the_status_filter_and_search_by_client_id_update_the_table_and_the_addr
         .select_by_value("disabled")
         .await
         .unwrap();
-    wait_for_path(&chrome, "/settings/service-accounts?q=&status=disabled").await;
+    wait_for_path(
+        &chrome,
+        "/settings/service-accounts?q=&status=disabled&role=&size=50",
+    )
+    .await;
     chrome.find(&ledger_row).await;
     assert!(
         chrome

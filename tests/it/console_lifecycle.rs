@@ -95,7 +95,7 @@ async fn the_toggle_form_disables_and_enables_and_goes_back_to_the_list() {
     );
     assert!(row.contains("name=\"enabled\" value=\"false\""), "{row}");
     assert!(row.contains("aria-checked=\"true\""), "{row}");
-    assert!(row.contains(">Enabled</button>"), "{row}");
+    assert!(row.contains(">Enabled</span></button>"), "{row}");
     let csrf = csrf_of(row);
 
     let res = b
@@ -111,9 +111,10 @@ async fn the_toggle_form_disables_and_enables_and_goes_back_to_the_list() {
     assert!(!app.is_active(&inspector, &old).await);
     let list = b.get("/settings/service-accounts").await.text();
     let row = row_of(&list, &c.id);
-    assert!(row.contains(">Disabled</button>"), "{row}");
+    assert!(row.contains(">Disabled</span></button>"), "{row}");
     assert!(row.contains("name=\"enabled\" value=\"true\""), "{row}");
-    assert!(row.contains("aria-label=\"Enable billing\""), "{row}");
+    assert!(row.contains("aria-label=\"billing enabled\""), "{row}");
+    assert!(row.contains("aria-checked=\"false\""), "{row}");
 
     let res = b
         .post(
@@ -184,7 +185,7 @@ async fn htmx_gets_only_the_row_in_its_new_state() {
     );
     assert!(trimmed.ends_with("</tr>"), "{html}");
     assert!(!html.contains("<html") && !html.contains("<table"));
-    assert!(html.contains(">Disabled</button>"), "{html}");
+    assert!(html.contains(">Disabled</span></button>"), "{html}");
     assert!(html.contains("aria-checked=\"false\""));
     assert!(html.contains("name=\"enabled\" value=\"true\""));
     assert!(html.contains(&format!("hx-post=\"{}\"", page(&c.id, "enabled"))));
@@ -202,7 +203,7 @@ async fn htmx_gets_only_the_row_in_its_new_state() {
         .await;
     assert_eq!(res.status, StatusCode::OK);
     let html = res.text();
-    assert!(html.contains(">Enabled</button>"), "{html}");
+    assert!(html.contains(">Enabled</span></button>"), "{html}");
     assert!(html.contains("name=\"enabled\" value=\"false\""));
     assert_eq!(app.token_response(&c).await.status, StatusCode::OK);
 }
@@ -257,7 +258,7 @@ async fn the_account_page_shows_details_roles_and_activity() {
     assert!(html.contains("<span class=\"status off\">Disabled</span>"));
     assert!(html.contains(&created.client_id));
     assert!(!html.contains(created.secret()));
-    assert!(html.contains("900 seconds"));
+    assert!(html.contains("15 minutes"));
     assert!(html.contains("https://keygate.test/oauth/token"));
     assert!(html.contains(&id));
     assert!(html.contains("Never"), "not used yet");
@@ -297,7 +298,11 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
     assert_eq!(form.status, StatusCode::OK);
     let html = form.text();
     assert!(html.contains("value=\"billing\""));
-    assert!(html.contains("name=\"token_lifetime_secs\"") && html.contains("value=\"3600\""));
+    assert!(html.contains("name=\"lifetime_amount\"") && html.contains("value=\"1\""));
+    assert!(
+        html.contains("<option value=\"hours\" selected>hours</option>"),
+        "{html}"
+    );
     assert!(html.contains("value=\"builtin-auditor\" checked"), "{html}");
     assert!(!html.contains("value=\"builtin-token-introspector\" checked"));
     let csrf = csrf_of(&html);
@@ -321,7 +326,7 @@ async fn the_edit_page_saves_name_description_lifetime_and_roles() {
     assert!(html.contains("Changes saved."));
     assert!(html.contains("<h1>Billing v2</h1>"));
     assert!(html.contains("ships invoices"));
-    assert!(html.contains("120 seconds"));
+    assert!(html.contains("2 minutes"));
     assert!(html.contains("<td>Token Introspector</td>"));
     assert!(!html.contains("<td>Auditor</td>"));
     assert!(html.contains("service_account.updated"));

@@ -70,6 +70,7 @@ pub async fn list_service_accounts(
         enabled: query.enabled,
         after,
         limit: limit + 1,
+        ..ListFilter::default()
     };
     let mut page = app
         .admin
@@ -148,6 +149,7 @@ pub async fn create_service_account(
                 token_lifetime_secs: body.token_lifetime_secs,
                 keys,
                 keys_expire_at,
+                groups: Vec::new(),
             },
         )
         .await?;

@@ -215,6 +215,34 @@ pub struct ConfirmDeletePage {
     back: String,
 }
 
+/// The confirmation of a role's deletion, listing who holds it.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/confirm_delete_role.html")]
+pub struct ConfirmDeleteRolePage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    name: String,
+    consequence: String,
+    /// What the deletion touches, by kind ("Service accounts", names), shown as lists.
+    affected: Vec<(String, Vec<String>)>,
+    action: String,
+    back: String,
+}
+
+/// Most names listed per kind on a confirmation; the count says how many more.
+const LISTED: usize = 20;
+
+/// Names for a confirmation's list, with "and N more" past [`LISTED`].
+fn listed(mut names: Vec<String>, total: i64) -> Vec<String> {
+    names.truncate(LISTED);
+    let shown = i64::try_from(names.len()).unwrap_or(0);
+    if total > shown {
+        names.push(format!("and {} more", total - shown));
+    }
+    names
+}
+
 /// `GET /settings/roles/{id}/delete`: says who holds the role before it goes.
 pub async fn confirm_delete_role(
     State(app): State<AppState>,
@@ -233,12 +261,60 @@ pub async fn confirm_delete_role(
              and {u} console user(s), who lose its permissions at once."
         )
     };
-    Ok(ConfirmDeletePage {
+    let mut affected = Vec::new();
+    if a > 0 {
+        // Direct holders only (members of a group holding it are listed under the group).
+        let filter = crate::store::accounts::ListFilter {
+            role: Some(id.clone()),
+            limit: 200,
+            ..Default::default()
+        };
+        let names = app
+            .admin
+            .list_accounts(&actor, &filter)
+            .await?
+            .into_iter()
+            .filter(|s| s.roles.iter().any(|r| r.id == id))
+            .map(|s| s.account.name)
+            .collect();
+        affected.push(("Service accounts".to_owned(), listed(names, a)));
+    }
+    if g > 0 {
+        let names = app
+            .admin
+            .list_groups(&actor)
+            .await?
+            .into_iter()
+            .filter(|grp| grp.roles.iter().any(|r| r.id == id))
+            .map(|grp| {
+                format!(
+                    "{} ({} member{})",
+                    grp.name,
+                    grp.members.len(),
+                    if grp.members.len() == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        affected.push(("Groups".to_owned(), listed(names, g)));
+    }
+    if u > 0 && console.session.can(crate::domain::permission::USERS_READ) {
+        let names = app
+            .admin
+            .list_users(&actor)
+            .await?
+            .into_iter()
+            .filter(|(_, roles)| roles.iter().any(|r| r.id == id))
+            .map(|(user, _)| user.username)
+            .collect();
+        affected.push(("Console users".to_owned(), listed(names, u)));
+    }
+    Ok(ConfirmDeleteRolePage {
         chrome: console.chrome(),
         section: "roles",
         csrf: console.session.csrf_token.clone(),
         name: r.name,
         consequence,
+        affected,
         action: format!("/settings/roles/{id}/delete"),
         back: "/settings/roles".into(),
     }
@@ -310,7 +386,10 @@ pub struct GroupFormPage {
     name: String,
     description: String,
     roles: Vec<RoleChoice>,
-    member_ids: Vec<String>,
+    /// The members, each a ticked checkbox (untick to remove).
+    members: Vec<crate::store::accounts::RoleRef>,
+    /// What was typed in "Add a service account".
+    add_member: String,
     error: Option<String>,
 }
 
@@ -321,10 +400,19 @@ async fn group_form(
     action: String,
     input: &GroupInput,
 ) -> Result<GroupFormPage, ConsoleError> {
-    let roles = app
-        .admin
-        .list_roles(&console.session.actor(&console.source))
-        .await?;
+    let actor = console.session.actor(&console.source);
+    let roles = app.admin.list_roles(&actor).await?;
+    let mut members = Vec::new();
+    for id in &input.member_ids {
+        match app.admin.get_account(&actor, id).await {
+            Ok(s) => members.push(crate::store::accounts::RoleRef {
+                id: s.account.id,
+                name: s.account.name,
+            }),
+            Err(crate::admin::AdminError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(GroupFormPage {
         chrome: console.chrome(),
         section: "groups",
@@ -334,7 +422,8 @@ async fn group_form(
         name: input.name.clone(),
         description: input.description.clone(),
         roles: RoleChoice::all(roles, &input.role_ids),
-        member_ids: input.member_ids.clone(),
+        members,
+        add_member: String::new(),
         error: None,
     })
 }
@@ -372,17 +461,41 @@ async fn save_group_form(
     form: &FormFields,
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(form)?;
-    let input = group_input(form);
-    match app
-        .admin
-        .save_group(&console.session.actor(&console.source), id, input.clone())
-        .await
-    {
+    let actor = console.session.actor(&console.source);
+    let mut input = group_input(form);
+    // "Add a service account": by name, client ID or id, saved with the rest.
+    let add = form.get("add_member").unwrap_or_default().trim().to_owned();
+    let added = if add.is_empty() {
+        Ok(())
+    } else {
+        match app.admin.find_account(&actor, &add).await {
+            Ok(s) => {
+                if !input.member_ids.contains(&s.account.id) {
+                    input.member_ids.push(s.account.id);
+                }
+                Ok(())
+            }
+            Err(crate::admin::AdminError::NotFound(_)) => Err(format!(
+                "No service account has the name, client ID or id \u{201c}{add}\u{201d}."
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let saved = match added {
+        Ok(()) => app
+            .admin
+            .save_group(&actor, id, input.clone())
+            .await
+            .map_err(form_error),
+        Err(message) => Err(Ok(message)),
+    };
+    match saved {
         Ok(g) => Ok(redirect_with_notice(
             "/settings/groups",
             &format!("Group {} saved.", g.name),
         )),
-        Err(e) => {
+        Err(Err(e)) => Err(e),
+        Err(Ok(message)) => {
             let (heading, action) = match id {
                 Some(id) => (
                     "Edit group".to_owned(),
@@ -391,7 +504,8 @@ async fn save_group_form(
                 None => ("Add Group".to_owned(), "/settings/groups/new".to_owned()),
             };
             let mut page = group_form(app, console, heading, action, &input).await?;
-            page.error = Some(form_error(e)?);
+            page.error = Some(message);
+            page.add_member = add;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }

@@ -7,9 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::accounts::{AccountRowView, CredentialsPage, RoleChoice, list_url};
+use super::accounts::{AccountRowView, CredentialsPage, ListView, RoleChoice};
 use super::when::When;
-use super::{Chrome, Console, ConsoleError, Flash, FormFields, redirect_with_notice};
+use super::{
+    Chrome, Console, ConsoleError, FormFields, PlacedFlash, redirect_with_notice,
+    redirect_with_notice_at,
+};
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
 use crate::domain::permission::{AUDIT_READ, SERVICE_ACCOUNTS_WRITE};
@@ -24,14 +27,13 @@ pub struct AccountRowPartial {
     r: AccountRowView,
     csrf: String,
     can_write: bool,
-    q: String,
-    status: String,
-    after: String,
+    /// The list's view, kept by the row's forms.
+    view: ListView,
 }
 
 /// `POST /settings/service-accounts/{id}/enabled`: flips the Enabled toggle. htmx gets the
 /// new row, saying what changed with an Undo; a plain form post goes back to the list with
-/// the search and page it came from (`q`, `after`), or to the account page when it came
+/// the search, filters, order and page it came from ([`ListView`]), or to the account page when it came
 /// from there (`from=account`), with a notice saying what changed.
 pub async fn toggle_service_account(
     State(app): State<AppState>,
@@ -52,9 +54,7 @@ pub async fn toggle_service_account(
     };
     let actor = console.session.actor(&console.source);
     let account = app.admin.set_enabled(&actor, &id, enabled).await?;
-    let q = form.get("q").unwrap_or_default().trim().to_owned();
-    let after = form.get("after").unwrap_or_default().trim().to_owned();
-    let status = super::accounts::status_filter(form.get("status").unwrap_or_default()).to_owned();
+    let view = ListView::of_form(&form);
     let notice = format!(
         "{} {}",
         account.account.name,
@@ -67,19 +67,17 @@ pub async fn toggle_service_account(
             r,
             csrf: console.session.csrf_token.clone(),
             can_write: true,
-            q,
-            status,
-            after,
+            view,
         }
         .into_response())
     } else if form.get("from") == Some("account") {
-        Ok(redirect_with_notice(
+        Ok(redirect_with_notice_at(
             &account_url(&account.account.id),
+            "status",
             &format!("{notice}."),
         ))
     } else {
-        let back = list_url(&q, &status, Some(after.as_str()).filter(|a| !a.is_empty()));
-        Ok(redirect_with_notice(&back, &format!("{notice}.")))
+        Ok(redirect_with_notice(&view.url(), &format!("{notice}.")))
     }
 }
 
@@ -96,6 +94,39 @@ pub struct SessionView {
     jti: String,
     issued: When,
     expires: When,
+    /// The permissions it carries ("" for none).
+    scope: String,
+}
+
+/// Failed client authentications of an account in the last hour, from the aggregated
+/// `client_auth.failed` audit events (one per account per minute).
+#[derive(Debug, Default)]
+pub struct FailedAuths {
+    /// How many attempts failed.
+    pub(crate) count: i64,
+    /// The addresses they came from, sorted.
+    pub(crate) addresses: Vec<String>,
+}
+
+impl FailedAuths {
+    /// Adds up the events' `failures` and `addresses`.
+    fn of(events: &[crate::store::audit::AuditRow]) -> Self {
+        let mut count = 0;
+        let mut addresses = std::collections::BTreeSet::new();
+        for e in events {
+            let Ok(detail) = serde_json::from_str::<serde_json::Value>(&e.detail) else {
+                continue;
+            };
+            count += detail["failures"].as_i64().unwrap_or(0);
+            if let Some(a) = detail["addresses"].as_array() {
+                addresses.extend(a.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+            }
+        }
+        Self {
+            count,
+            addresses: addresses.into_iter().collect(),
+        }
+    }
 }
 
 /// The account page.
@@ -114,10 +145,16 @@ pub struct AccountPage {
     permissions: Vec<(String, Vec<String>)>,
     events: Vec<EventView>,
     sessions: Vec<SessionView>,
+    /// Failed client authentications in the last hour (shown with `audit:read`).
+    failed: FailedAuths,
+    /// The token lifetime in words ("1 hour").
+    lifetime: String,
     csrf: String,
     can_write: bool,
     can_audit: bool,
     notice: Option<String>,
+    /// Where the notice shows: "" (the top), `status` or `sessions`.
+    notice_at: String,
     /// The keys of a `private_key_jwt` account (empty for a secret account).
     keys: Vec<super::keys::KeyView>,
     /// An error of the Keys section's last form, shown there.
@@ -139,7 +176,7 @@ pub(crate) async fn account_page(
     notice: Option<String>,
 ) -> Result<AccountPage, ConsoleError> {
     let actor = console.session.actor(&console.source);
-    let AccountSummary { account, roles } = app.admin.get_account(&actor, id).await?;
+    let AccountSummary { account, roles, .. } = app.admin.get_account(&actor, id).await?;
     let role_ids: Vec<String> = roles.iter().map(|r| r.id.clone()).collect();
     let all_roles = app.admin.list_roles(&actor).await?;
     let now = crate::domain::now_ms();
@@ -163,7 +200,22 @@ pub(crate) async fn account_page(
     } else {
         Vec::new()
     };
+    let failed = if actor.can(AUDIT_READ) {
+        let filter = AuditFilter {
+            target: Some(account.id.clone()),
+            action: Some("client_auth.failed".to_owned()),
+            since: Some(now - 3_600_000),
+            // One event per minute at most.
+            limit: 120,
+            ..AuditFilter::default()
+        };
+        FailedAuths::of(&app.admin.audit_events(&actor, &filter).await?)
+    } else {
+        FailedAuths::default()
+    };
     Ok(AccountPage {
+        failed,
+        lifetime: super::when::duration_words(account.token_lifetime_secs),
         chrome: console.chrome(),
         section: "service-accounts",
         created: When::at(account.created_at, now),
@@ -188,6 +240,7 @@ pub(crate) async fn account_page(
             .map(|s| SessionView {
                 issued: When::at(s.issued_at, now),
                 expires: When::at(s.expires_at, now),
+                scope: s.scope,
                 jti: s.jti,
             })
             .collect(),
@@ -195,22 +248,25 @@ pub(crate) async fn account_page(
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         can_audit: actor.can(AUDIT_READ),
         notice,
+        notice_at: String::new(),
         keys: super::keys::key_views(app, &actor, id).await?,
         key_error: None,
         a: account,
     })
 }
 
-/// `GET /settings/service-accounts/{id}`, with the notice of the change just made.
+/// `GET /settings/service-accounts/{id}`, with the notice of the change just made, shown
+/// where it was made.
 pub async fn show_service_account(
     State(app): State<AppState>,
     console: Console,
-    Flash(notice): Flash,
+    PlacedFlash(flash): PlacedFlash,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    Ok(account_page(&app, &console, &id, notice)
-        .await?
-        .into_response())
+    let (place, notice) = flash.map_or((String::new(), None), |(p, n)| (p, Some(n)));
+    let mut page = account_page(&app, &console, &id, notice).await?;
+    page.notice_at = place;
+    Ok(page.into_response())
 }
 
 /// The edit form.
@@ -224,14 +280,16 @@ pub struct EditPage {
     original_name: String,
     name: String,
     description: String,
+    /// The lifetime's amount and unit (`seconds`, `minutes` or `hours`).
     lifetime: String,
+    unit: String,
     roles: Vec<RoleChoice>,
     groups: Vec<RoleChoice>,
     error: Option<String>,
 }
 
 /// Every group as a checkbox (its roles shown as its "permissions"), `checked` ticked.
-async fn group_choices(
+pub(crate) async fn group_choices(
     app: &AppState,
     actor: &crate::domain::audit::Actor,
     checked: &[String],
@@ -270,14 +328,16 @@ pub async fn edit_service_account(
         .map(|g| g.id)
         .collect();
     let groups = group_choices(&app, &actor, &in_groups).await?;
+    let (lifetime, unit) = super::when::amount_and_unit(s.account.token_lifetime_secs);
     Ok(EditPage {
+        lifetime,
+        unit: unit.to_owned(),
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
         original_name: s.account.name.clone(),
         name: s.account.name,
         description: s.account.description,
-        lifetime: s.account.token_lifetime_secs.to_string(),
         roles,
         groups,
         error: None,
@@ -298,18 +358,34 @@ pub async fn save_service_account(
     let actor = console.session.actor(&console.source);
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
-    let lifetime_text = form
-        .get("token_lifetime_secs")
-        .unwrap_or_default()
-        .to_owned();
+    // The lifetime comes as an amount and a unit (or, from older forms, in seconds).
+    let (lifetime_text, unit) = match form.get("lifetime_amount") {
+        Some(a) => (a.to_owned(), form.get("lifetime_unit").unwrap_or("seconds")),
+        None => (
+            form.get("token_lifetime_secs")
+                .unwrap_or_default()
+                .to_owned(),
+            "seconds",
+        ),
+    };
+    let unit = if super::when::unit_seconds(unit).is_some() {
+        unit
+    } else {
+        "seconds"
+    };
     let role_ids = form.all("role");
     let group_ids = form.all("group");
-    let lifetime = lifetime_text.trim().parse::<i64>().map_err(|_| {
-        crate::domain::ValidationError::new(
-            "token_lifetime_secs",
-            "Token lifetime must be a whole number of seconds.",
-        )
-    });
+    let lifetime = lifetime_text
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(super::when::unit_seconds(unit).unwrap_or(1)))
+        .ok_or_else(|| {
+            crate::domain::ValidationError::new(
+                "token_lifetime_secs",
+                "Token lifetime must be a whole number (of seconds, minutes or hours).",
+            )
+        });
     let result = match lifetime {
         Ok(secs) => {
             app.admin
@@ -346,6 +422,7 @@ pub async fn save_service_account(
         name,
         description,
         lifetime: lifetime_text,
+        unit: unit.to_owned(),
         roles,
         groups,
         error: Some(message),
@@ -536,7 +613,57 @@ pub async fn revoke_session(
     app.admin
         .revoke_session(&console.session.actor(&console.source), &id, &jti)
         .await?;
-    Ok(redirect_with_notice(&account_url(&id), "Token revoked."))
+    Ok(redirect_with_notice_at(
+        &account_url(&id),
+        "sessions",
+        "Token revoked.",
+    ))
+}
+
+/// The "Revoke all" confirmation, listing the tokens that will stop working.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/revoke_all.html")]
+pub struct RevokeAllPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    name: String,
+    sessions: Vec<SessionView>,
+}
+
+/// `GET /settings/service-accounts/{id}/sessions/revoke-all`: what "Revoke all" ends, to
+/// confirm (the page a plain form reaches; with scripts the same page is shown).
+pub async fn confirm_revoke_all(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    console.require(SERVICE_ACCOUNTS_WRITE)?;
+    let actor = console.session.actor(&console.source);
+    let s = app.admin.get_account(&actor, &id).await?;
+    let now = crate::domain::now_ms();
+    let sessions = app
+        .admin
+        .account_sessions(&actor, &id)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            issued: When::at(s.issued_at, now),
+            expires: When::at(s.expires_at, now),
+            scope: s.scope,
+            jti: s.jti,
+        })
+        .collect();
+    Ok(RevokeAllPage {
+        chrome: console.chrome(),
+        section: "service-accounts",
+        csrf: console.session.csrf_token.clone(),
+        name: s.account.name,
+        sessions,
+        id,
+    }
+    .into_response())
 }
 
 /// `POST /settings/service-accounts/{id}/sessions/revoke-all`.
@@ -550,8 +677,9 @@ pub async fn revoke_all_sessions(
     app.admin
         .revoke_all_sessions(&console.session.actor(&console.source), &id)
         .await?;
-    Ok(redirect_with_notice(
+    Ok(redirect_with_notice_at(
         &account_url(&id),
+        "sessions",
         "Every token of this account was revoked.",
     ))
 }

@@ -16,10 +16,19 @@ use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::app::AppState;
 use crate::domain::account::{AccountName, Description};
 use crate::domain::permission::SERVICE_ACCOUNTS_WRITE;
-use crate::store::accounts::{AccountSummary, ListFilter};
+use crate::store::accounts::{AccountSummary, COUNT_CAP, ListFilter, ListSort};
 
-/// Accounts per page.
+/// Accounts per page unless the list asks for another of [`PAGE_SIZES`].
 pub const PAGE_SIZE: i64 = 50;
+
+/// The page sizes offered.
+pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
+
+/// A role as shown in a row: its name, and the group it comes through (if not direct).
+pub struct RoleShown {
+    pub(crate) name: String,
+    pub(crate) via: Option<String>,
+}
 
 /// One row of the list, ready to show.
 pub struct AccountRowView {
@@ -27,7 +36,7 @@ pub struct AccountRowView {
     pub(crate) name: String,
     pub(crate) description: String,
     pub(crate) client_id: String,
-    pub(crate) roles: String,
+    pub(crate) roles: Vec<RoleShown>,
     pub(crate) enabled: bool,
     pub(crate) created: When,
     pub(crate) last_used: Option<When>,
@@ -35,28 +44,52 @@ pub struct AccountRowView {
     pub(crate) notice: Option<String>,
 }
 
+impl AccountRowView {
+    /// The roles in one line, for the cell's title ("Admin, Deployer (via group ops)").
+    pub(crate) fn roles_text(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| match &r.via {
+                Some(g) => format!("{} (via group {g})", r.name),
+                None => r.name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl From<&AccountSummary> for AccountRowView {
     fn from(s: &AccountSummary) -> Self {
+        let mut roles: Vec<RoleShown> = s
+            .roles
+            .iter()
+            .map(|r| RoleShown {
+                name: r.name.clone(),
+                via: None,
+            })
+            .collect();
+        roles.extend(s.via_groups.iter().map(|(r, g)| RoleShown {
+            name: r.name.clone(),
+            via: Some(g.clone()),
+        }));
         Self {
             id: s.account.id.clone(),
             name: s.account.name.clone(),
             description: s.account.description.clone(),
             client_id: s.account.client_id.clone(),
-            roles: if s.roles.is_empty() {
-                "—".to_owned()
-            } else {
-                s.roles
-                    .iter()
-                    .map(|r| r.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
+            roles,
             enabled: s.account.enabled,
             created: When::of(s.account.created_at),
             last_used: s.account.last_used_at.map(When::of),
             notice: None,
         }
     }
+}
+
+/// A role offered by the list's role filter.
+pub struct RoleOption {
+    pub(crate) id: String,
+    pub(crate) name: String,
 }
 
 /// The list page.
@@ -67,27 +100,39 @@ pub struct ServiceAccountsPage {
     section: &'static str,
     token_url: String,
     notice: Option<String>,
+    role_options: Vec<RoleOption>,
     table: ServiceAccountsTablePartial,
 }
 
-/// The table, swapped alone when the search box changes.
+/// The table, swapped alone when the search box or a filter changes.
 #[derive(Template, WebTemplate)]
 #[template(path = "console/service_accounts_table_partial.html")]
 pub struct ServiceAccountsTablePartial {
     rows: Vec<AccountRowView>,
     csrf: String,
-    q: String,
-    /// The status filter (`enabled`, `disabled` or empty), sent back by the toggle.
-    status: String,
-    /// The cursor of this page (empty on the first), sent back by the toggle.
-    after: String,
+    /// What the list shows (search, filters, order, page), kept by every link and form.
+    view: ListView,
+    /// Whether this is a page after the first.
     paged: bool,
     can_write: bool,
-    first_url: String,
+    /// "51–62 of 62".
+    total: String,
+    prev_url: Option<String>,
     next_url: Option<String>,
 }
 
-/// Query of the list page.
+impl ServiceAccountsTablePartial {
+    /// The header cell's `aria-sort` for `column`, if the list is ordered by it.
+    fn aria_sort(&self, column: &str) -> &'static str {
+        match (self.view.sort == column, self.view.dir) {
+            (false, _) => "none",
+            (true, "desc") => "descending",
+            (true, _) => "ascending",
+        }
+    }
+}
+
+/// Query of the list page (and the fields the toggle sends back to keep it).
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]
@@ -95,7 +140,20 @@ pub struct ListQuery {
     /// `enabled`, `disabled`, or empty for every account.
     #[serde(default)]
     status: String,
+    /// A role id, or empty for every account.
+    #[serde(default)]
+    role: String,
+    /// `name`, `created` or `last_used`.
+    #[serde(default)]
+    sort: String,
+    /// `asc` or `desc`.
+    #[serde(default)]
+    dir: String,
+    /// 25, 50 or 100.
+    #[serde(default)]
+    size: String,
     after: Option<String>,
+    before: Option<String>,
 }
 
 /// The status filter's value as the list understands it: `enabled`, `disabled` or "".
@@ -107,29 +165,209 @@ pub(crate) fn status_filter(status: &str) -> &'static str {
     }
 }
 
-/// The list's address for a search, a status filter and a page.
-pub(crate) fn list_url(q: &str, status: &str, after: Option<&str>) -> String {
-    let mut ser = form_urlencoded::Serializer::new(String::new());
-    if !q.is_empty() {
-        ser.append_pair("q", q);
+/// What the list shows: search, filters, order, page size and page, all in its address.
+#[derive(Debug, Clone, Default)]
+pub struct ListView {
+    pub(crate) q: String,
+    pub(crate) status: &'static str,
+    pub(crate) role: String,
+    pub(crate) sort: &'static str,
+    pub(crate) dir: &'static str,
+    pub(crate) size: i64,
+    pub(crate) after: String,
+    pub(crate) before: String,
+}
+
+impl ListView {
+    /// The view a query asks for, anything unknown replaced by its default.
+    pub(crate) fn of(query: &ListQuery) -> Self {
+        let sort = match query.sort.trim() {
+            "created" => "created",
+            "last_used" => "last_used",
+            _ => "name",
+        };
+        let dir = match query.dir.trim() {
+            "asc" => "asc",
+            "desc" => "desc",
+            _ => Self::default_dir(sort),
+        };
+        let size = query
+            .size
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| PAGE_SIZES.contains(n))
+            .unwrap_or(PAGE_SIZE);
+        let cursor = |c: &Option<String>| {
+            c.as_deref()
+                .map(str::trim)
+                .filter(|c| ListFilter::parse_cursor(c).is_some())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let after = cursor(&query.after);
+        let before = if after.is_empty() {
+            cursor(&query.before)
+        } else {
+            String::new()
+        };
+        Self {
+            q: query.q.trim().to_owned(),
+            status: status_filter(&query.status),
+            role: query.role.trim().to_owned(),
+            sort,
+            dir,
+            size,
+            after,
+            before,
+        }
     }
-    let status = status_filter(status);
-    if !status.is_empty() {
-        ser.append_pair("status", status);
+
+    /// The view the list's forms send back (the toggle keeps the list as it was).
+    pub(crate) fn of_form(form: &FormFields) -> Self {
+        let get = |k: &str| form.get(k).unwrap_or_default().to_owned();
+        Self::of(&ListQuery {
+            q: get("q"),
+            status: get("status"),
+            role: get("role"),
+            sort: get("sort"),
+            dir: get("dir"),
+            size: get("size"),
+            after: form.get("after").map(str::to_owned),
+            before: form.get("before").map(str::to_owned),
+        })
     }
-    if let Some(a) = after {
-        ser.append_pair("after", a);
+
+    fn default_dir(sort: &str) -> &'static str {
+        if sort == "name" { "asc" } else { "desc" }
     }
-    let query = ser.finish();
-    if query.is_empty() {
-        "/settings/service-accounts".to_owned()
-    } else {
-        format!("/settings/service-accounts?{query}")
+
+    /// The fields that differ from the defaults, in the address's order (also the hidden
+    /// fields of the list's forms).
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if !self.q.is_empty() {
+            out.push(("q", self.q.clone()));
+        }
+        if !self.status.is_empty() {
+            out.push(("status", self.status.to_owned()));
+        }
+        if !self.role.is_empty() {
+            out.push(("role", self.role.clone()));
+        }
+        if self.sort != "name" {
+            out.push(("sort", self.sort.to_owned()));
+        }
+        if self.dir != Self::default_dir(self.sort) {
+            out.push(("dir", self.dir.to_owned()));
+        }
+        if self.size != PAGE_SIZE {
+            out.push(("size", self.size.to_string()));
+        }
+        if !self.after.is_empty() {
+            out.push(("after", self.after.clone()));
+        }
+        if !self.before.is_empty() {
+            out.push(("before", self.before.clone()));
+        }
+        out
+    }
+
+    /// The order's fields that differ from the defaults (kept by the search form).
+    pub(crate) fn order_pairs(&self) -> Vec<(&'static str, String)> {
+        self.pairs()
+            .into_iter()
+            .filter(|(k, _)| matches!(*k, "sort" | "dir"))
+            .collect()
+    }
+
+    /// The list's address for this view.
+    pub(crate) fn url(&self) -> String {
+        let pairs = self.pairs();
+        if pairs.is_empty() {
+            return "/settings/service-accounts".to_owned();
+        }
+        let mut ser = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &pairs {
+            ser.append_pair(k, v);
+        }
+        format!("/settings/service-accounts?{}", ser.finish())
+    }
+
+    /// This view from its first page.
+    fn first(&self) -> Self {
+        Self {
+            after: String::new(),
+            before: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The address that orders by `column`: the other way round if it already is.
+    pub(crate) fn sort_url(&self, column: &str) -> String {
+        let mut v = self.first();
+        v.sort = match column {
+            "created" => "created",
+            "last_used" => "last_used",
+            _ => "name",
+        };
+        v.dir = if self.sort == v.sort {
+            if self.dir == "asc" { "desc" } else { "asc" }
+        } else {
+            Self::default_dir(v.sort)
+        };
+        v.url()
+    }
+
+    fn list_sort(&self) -> ListSort {
+        match self.sort {
+            "created" => ListSort::Created,
+            "last_used" => ListSort::LastUsed,
+            _ => ListSort::Name,
+        }
     }
 }
 
+/// A count for people: "1,234".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "51–62 of 62" (or "of more than 10,000" past the counted limit).
+fn range_text(before: i64, shown: usize, total: i64) -> String {
+    let shown = i64::try_from(shown).unwrap_or(0);
+    let of = if total > COUNT_CAP {
+        format!("more than {}", thousands(COUNT_CAP))
+    } else {
+        thousands(total)
+    };
+    if shown == 0 {
+        return format!("0 of {of}");
+    }
+    let first = if before > COUNT_CAP {
+        format!("{}+", thousands(COUNT_CAP))
+    } else {
+        thousands(before + 1)
+    };
+    let last = if before > COUNT_CAP {
+        String::new()
+    } else {
+        format!("\u{2013}{}", thousands(before + shown))
+    };
+    format!("{first}{last} of {of}")
+}
+
 /// `GET /settings/service-accounts`: search by name (or find one account by its exact
-/// client ID or id), filter by status, pages of 50 (keyset, not OFFSET).
+/// client ID or id), filter by status and role, order by name, creation or last use, pages
+/// of 25, 50 or 100 (keyset, not OFFSET) with a total; all of it in the address.
 pub async fn list_service_accounts(
     State(app): State<AppState>,
     console: Console,
@@ -138,24 +376,32 @@ pub async fn list_service_accounts(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ConsoleError> {
     let actor = console.session.actor(&console.source);
-    let q = query.q.trim().to_owned();
-    crate::web::limits::search_text("q", &q)
+    let view = ListView::of(&query);
+    crate::web::limits::search_text("q", &view.q)
         .map_err(|e| ConsoleError::BadRequest(e.sentence("search text")))?;
-    let status = status_filter(&query.status);
-    let enabled = match status {
+    crate::web::limits::search_text("role", &view.role)
+        .map_err(|e| ConsoleError::BadRequest(e.sentence("role")))?;
+    let enabled = match view.status {
         "enabled" => Some(true),
         "disabled" => Some(false),
         _ => None,
     };
-    let after = query.after.as_deref().and_then(ListFilter::parse_cursor);
+    let role = (!view.role.is_empty()).then(|| view.role.clone());
+    let cursor = if view.after.is_empty() {
+        &view.before
+    } else {
+        &view.after
+    };
+    let cursor = ListFilter::parse_cursor(cursor);
     // A client ID or account id from a log line finds its account, whatever its name.
-    let exact = if q.is_empty() || after.is_some() {
+    let exact = if view.q.is_empty() || cursor.is_some() {
         None
     } else {
-        match app.admin.find_account(&actor, &q).await {
+        match app.admin.find_account(&actor, &view.q).await {
             Ok(s)
-                if (s.account.client_id == q || s.account.id == q)
-                    && enabled.is_none_or(|e| e == s.account.enabled) =>
+                if (s.account.client_id == view.q || s.account.id == view.q)
+                    && enabled.is_none_or(|e| e == s.account.enabled)
+                    && role.is_none() =>
             {
                 Some(s)
             }
@@ -163,39 +409,75 @@ pub async fn list_service_accounts(
             Err(e) => return Err(e.into()),
         }
     };
-    let (page, more) = match exact {
-        Some(s) => (vec![s], false),
+    let size = usize::try_from(view.size).unwrap_or(50);
+    let backward = !view.before.is_empty();
+    let filter = ListFilter {
+        q: view.q.clone(),
+        enabled,
+        role,
+        sort: view.list_sort(),
+        descending: view.dir == "desc",
+        after: cursor,
+        backward,
+        limit: view.size + 1,
+    };
+    let (page, more, total, before) = match exact {
+        Some(s) => (vec![s], false, 1, 0),
         None => {
-            let filter = ListFilter {
-                q: q.clone(),
-                enabled,
-                after: after.clone(),
-                limit: PAGE_SIZE + 1,
-            };
             let mut page = app.admin.list_accounts(&actor, &filter).await?;
-            let more = page.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
-            page.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
-            (page, more)
+            let more = page.len() > size;
+            if more {
+                if backward {
+                    page.remove(0);
+                } else {
+                    page.truncate(size);
+                }
+            }
+            let uncursored = ListFilter {
+                after: None,
+                backward: false,
+                ..filter.clone()
+            };
+            let first = page.first().map(|s| &s.account);
+            let (total, before) = app
+                .admin
+                .count_accounts(
+                    &actor,
+                    &uncursored,
+                    first.filter(|_| filter.after.is_some()),
+                )
+                .await?;
+            (page, more, total, before)
         }
     };
-    let next_url = more
-        .then(|| page.last())
-        .flatten()
-        .map(|s| list_url(&q, status, Some(&ListFilter::cursor_after(&s.account))));
+    let has_next = if backward { !page.is_empty() } else { more };
+    let next_url = has_next.then(|| page.last()).flatten().map(|s| {
+        ListView {
+            after: ListFilter::cursor(filter.sort, &s.account),
+            ..view.first()
+        }
+        .url()
+    });
+    let prev_url = (before > 0).then(|| page.first()).flatten().map(|s| {
+        if before <= view.size {
+            view.first().url()
+        } else {
+            ListView {
+                before: ListFilter::cursor(filter.sort, &s.account),
+                ..view.first()
+            }
+            .url()
+        }
+    });
     let table = ServiceAccountsTablePartial {
+        total: range_text(before, page.len(), total),
         rows: page.iter().map(AccountRowView::from).collect(),
         csrf: console.session.csrf_token.clone(),
-        paged: after.is_some(),
+        paged: filter.after.is_some(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
-        first_url: list_url(&q, status, None),
-        status: status.to_owned(),
+        prev_url,
         next_url,
-        after: if after.is_some() {
-            query.after.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
-        q,
+        view,
     };
     let htmx_table = headers
         .get("hx-target")
@@ -203,11 +485,22 @@ pub async fn list_service_accounts(
     Ok(if htmx_table {
         table.into_response()
     } else {
+        let role_options = app
+            .admin
+            .list_roles(&actor)
+            .await?
+            .into_iter()
+            .map(|r| RoleOption {
+                id: r.id,
+                name: r.name,
+            })
+            .collect();
         ServiceAccountsPage {
             chrome: console.chrome(),
             section: "service-accounts",
             token_url: app.admin.token_url().to_owned(),
             notice,
+            role_options,
             table,
         }
         .into_response()
@@ -227,6 +520,9 @@ pub struct WizardDetailsPage {
     description_error: Option<String>,
     auth: AuthChoice,
     key_error: Option<String>,
+    /// Roles and groups ticked in step 2, kept when going back to step 1.
+    role_ids: Vec<String>,
+    group_ids: Vec<String>,
 }
 
 /// How a new account will authenticate, as chosen in step 1 and carried through step 2.
@@ -295,6 +591,7 @@ pub struct WizardRolesPage {
     name: String,
     description: String,
     roles: Vec<RoleChoice>,
+    groups: Vec<RoleChoice>,
     error: Option<String>,
     auth: AuthChoice,
 }
@@ -318,6 +615,12 @@ pub struct CredentialsPage {
     key_id: Option<String>,
     /// For a generated key: the key file, as a `data:` link, and its file name.
     key_file: Option<(String, String)>,
+    /// The account's page.
+    account_url: String,
+    /// The account's name (remembered by console.js, so browser Back can say it exists).
+    name: String,
+    /// A first token request with these credentials (secret accounts).
+    curl: Option<String>,
 }
 
 /// The downloads' file name stem: the account name with anything unusual replaced.
@@ -384,7 +687,18 @@ impl CredentialsPage {
     /// `data:` links, so the secret is never kept anywhere on the server.
     pub fn new(console: &Console, c: &IssuedCredentials) -> Result<Self, ConsoleError> {
         let stem = file_stem(&c.name);
+        let curl = c.client_secret.as_ref().map(|secret| {
+            format!(
+                "curl -u '{}:{}' \\\n  -d grant_type=client_credentials \\\n  {}",
+                c.client_id,
+                secret.expose(),
+                c.access_token_uri
+            )
+        });
         Ok(Self {
+            account_url: format!("/settings/service-accounts/{}", c.id),
+            name: c.name.clone(),
+            curl,
             chrome: console.chrome(),
             section: "service-accounts",
             step: Some("Step 3 of 3"),
@@ -429,6 +743,8 @@ fn details_page(
     auth: &AuthChoice,
 ) -> WizardDetailsPage {
     WizardDetailsPage {
+        role_ids: Vec::new(),
+        group_ids: Vec::new(),
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
@@ -447,20 +763,28 @@ pub async fn new_service_account(console: Console) -> Result<Response, ConsoleEr
     Ok(details_page(&console, "", "", &AuthChoice::default()).into_response())
 }
 
+/// The roles and groups ticked in step 2.
+#[derive(Clone, Copy)]
+struct Ticked<'a> {
+    roles: &'a [String],
+    groups: &'a [String],
+}
+
 async fn roles_page(
     app: &AppState,
     console: &Console,
     name: &str,
     description: &str,
-    checked: &[String],
+    ticked: Ticked<'_>,
     error: Option<String>,
     auth: &AuthChoice,
 ) -> Result<WizardRolesPage, ConsoleError> {
-    let roles = app
-        .admin
-        .list_roles(&console.session.actor(&console.source))
-        .await?;
+    let (checked, checked_groups) = (ticked.roles, ticked.groups);
+    let actor = console.session.actor(&console.source);
+    let roles = app.admin.list_roles(&actor).await?;
+    let groups = super::account::group_choices(app, &actor, checked_groups).await?;
     Ok(WizardRolesPage {
+        groups,
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
@@ -486,11 +810,19 @@ pub async fn add_service_account_step(
     let name = form.get("name").unwrap_or_default().to_owned();
     let description = form.get("description").unwrap_or_default().to_owned();
     let role_ids = form.all("role");
+    let group_ids = form.all("group");
     let auth = AuthChoice::of(&form);
     match form.get("step") {
-        Some("details") => Ok(details_page(&console, &name, &description, &auth).into_response()),
+        Some("details") => {
+            let mut page = details_page(&console, &name, &description, &auth);
+            page.role_ids = role_ids;
+            page.group_ids = group_ids;
+            Ok(page.into_response())
+        }
         Some("roles") => {
             let mut page = details_page(&console, &name, &description, &auth);
+            page.role_ids = role_ids.clone();
+            page.group_ids = group_ids.clone();
             if let Some(source) = auth.source()
                 && let Err(e) = crate::admin::keys::check_keys(&source)
             {
@@ -521,7 +853,10 @@ pub async fn add_service_account_step(
                 &console,
                 name.trim(),
                 description.trim(),
-                &role_ids,
+                Ticked {
+                    roles: &role_ids,
+                    groups: &group_ids,
+                },
                 None,
                 &auth,
             )
@@ -536,6 +871,7 @@ pub async fn add_service_account_step(
                 token_lifetime_secs: None,
                 keys: auth.source(),
                 keys_expire_at: None,
+                groups: group_ids.clone(),
             };
             match app.admin.create_account(&actor, input).await {
                 Ok(creds) => Ok(CredentialsPage::new(&console, &creds)?.into_response()),
@@ -544,13 +880,16 @@ pub async fn add_service_account_step(
                     page.name_error = Some(message);
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
                 }
-                Err(AdminError::Invalid(v)) if v.field == "roles" => {
+                Err(AdminError::Invalid(v)) if v.field == "roles" || v.field == "groups" => {
                     let page = roles_page(
                         &app,
                         &console,
                         &name,
                         &description,
-                        &[],
+                        Ticked {
+                            roles: &[],
+                            groups: &[],
+                        },
                         Some(v.message),
                         &auth,
                     )
@@ -563,7 +902,10 @@ pub async fn add_service_account_step(
                         &console,
                         &name,
                         &description,
-                        &role_ids,
+                        Ticked {
+                            roles: &role_ids,
+                            groups: &group_ids,
+                        },
                         Some(message),
                         &auth,
                     )

@@ -68,9 +68,64 @@ fn relative(delta: i64, iso: &str) -> String {
     }
 }
 
+/// A length of time in words: "1 hour", "90 seconds", "1 day 2 hours", "15 minutes".
+pub fn duration_words(secs: i64) -> String {
+    if secs <= 0 {
+        return "0 seconds".to_owned();
+    }
+    let parts = [
+        (86_400, "day", "days"),
+        (3_600, "hour", "hours"),
+        (60, "minute", "minutes"),
+        (1, "second", "seconds"),
+    ];
+    let mut rest = secs;
+    let mut out = Vec::new();
+    for (size, one, many) in parts {
+        let n = rest / size;
+        if n > 0 {
+            out.push(plural(n, one, many));
+            rest -= n * size;
+        }
+    }
+    out.join(" ")
+}
+
+/// A lifetime as an amount and the largest unit that holds it exactly (for a form that
+/// enters lifetimes with a unit): 3600 is `("1", "hours")`, 90 is `("90", "seconds")`.
+pub fn amount_and_unit(secs: i64) -> (String, &'static str) {
+    for (size, unit) in [(3_600, "hours"), (60, "minutes")] {
+        if secs > 0 && secs % size == 0 {
+            return ((secs / size).to_string(), unit);
+        }
+    }
+    (secs.to_string(), "seconds")
+}
+
+/// Seconds in one of a form's units (`seconds`, `minutes` or `hours`).
+pub fn unit_seconds(unit: &str) -> Option<i64> {
+    match unit {
+        "seconds" => Some(1),
+        "minutes" => Some(60),
+        "hours" => Some(3_600),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_read_in_words_and_split_into_an_amount_and_a_unit() {
+        assert_eq!(duration_words(3_600), "1 hour");
+        assert_eq!(duration_words(90), "1 minute 30 seconds");
+        assert_eq!(duration_words(86_400), "1 day");
+        assert_eq!(duration_words(7_200 + 60), "2 hours 1 minute");
+        assert_eq!(amount_and_unit(3_600), ("1".to_owned(), "hours"));
+        assert_eq!(amount_and_unit(900), ("15".to_owned(), "minutes"));
+        assert_eq!(amount_and_unit(90), ("90".to_owned(), "seconds"));
+    }
 
     const NOW: i64 = 1_764_620_000_000;
 
