@@ -62,6 +62,9 @@ enum AccountCommand {
         /// Role to assign, by name; repeat for several.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// The API the account is bound to (its product), by id or name.
+        #[arg(long)]
+        api: Option<String>,
         /// Access-token lifetime in seconds (60 to 86400).
         #[arg(long)]
         token_lifetime: Option<i64>,
@@ -208,9 +211,12 @@ enum RoleCommand {
         /// Description.
         #[arg(long, default_value = "")]
         description: String,
-        /// Permission (`area:verb`); repeat for several.
+        /// Permission (`area:verb`), defined by the API; repeat for several.
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// The API the role belongs to, by id or name (`keygate` for keygate's own).
+        #[arg(long)]
+        api: String,
     },
 }
 
@@ -283,6 +289,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             name,
             description,
             roles,
+            api,
             token_lifetime,
             auth,
             key,
@@ -308,6 +315,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                         name,
                         description,
                         role_ids,
+                        product: api,
                         token_lifetime_secs: token_lifetime,
                         keys,
                         keys_expire_at,
@@ -441,6 +449,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             name,
             description,
             permissions,
+            api,
         }) => {
             let role = app
                 .admin
@@ -450,6 +459,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                         name,
                         description,
                         permissions,
+                        api: Some(api),
                     },
                 )
                 .await

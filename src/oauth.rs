@@ -21,6 +21,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use crate::domain::access::{self, NodeDetail};
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::parse_scope;
@@ -48,6 +49,10 @@ pub enum OAuthError {
     /// Only `client_credentials` is supported.
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
+    /// RFC 8707: the `resource` is unknown, repeated, not the account's product, or an API
+    /// where the account holds nothing.
+    #[error("the requested resource is not one this client may get a token for")]
+    InvalidTarget,
     /// The requested scope is not within the account's permissions.
     #[error("the requested scope is not within the permissions of this client")]
     InvalidScope,
@@ -82,6 +87,9 @@ pub struct IssuedToken {
     pub scope: String,
     /// The client ID it was issued to.
     pub client_id: String,
+    /// What it allows at nodes below the root (RFC 9396 §7), when anything.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<NodeDetail>,
 }
 
 impl IssuedToken {
@@ -108,6 +116,11 @@ impl IssuedToken {
         strings(&mut out, &self.scope);
         out.extend_from_slice(br#","client_id":"#);
         strings(&mut out, &self.client_id);
+        if !self.authorization_details.is_empty() {
+            out.extend_from_slice(br#","authorization_details":"#);
+            serde_json::to_writer(&mut out, &self.authorization_details)
+                .expect("details serialise to a Vec");
+        }
         out.push(b'}');
         out
     }
@@ -120,8 +133,25 @@ pub struct VerifiedToken {
     pub claims: Arc<Claims>,
     /// The account, current.
     pub account: Arc<AuthRecord>,
-    /// What the token allows now: its scope within the account's current permissions.
+    /// What the token allows now at the root: its scope within the account's current
+    /// permissions for the token's API.
     pub permissions: BTreeSet<String>,
+    /// What it allows now at nodes: its entries within what is effective there now.
+    pub details: Vec<NodeDetail>,
+}
+
+impl VerifiedToken {
+    /// Whether the token is for keygate's own REST API.
+    pub fn is_for(&self, identifier: &str) -> bool {
+        self.claims.aud == identifier
+    }
+
+    /// The account's roles for the token's API.
+    pub fn roles(&self) -> &[String] {
+        self.account
+            .access_to(&self.claims.aud)
+            .map_or(&[], |a| a.roles.as_slice())
+    }
 }
 
 impl VerifiedToken {
@@ -137,6 +167,20 @@ impl VerifiedToken {
     }
 }
 
+/// Adds `authorization_details` to an answer when there are any.
+trait TapDetails {
+    fn tap_details(self, details: &[NodeDetail]) -> Self;
+}
+
+impl TapDetails for serde_json::Value {
+    fn tap_details(mut self, details: &[NodeDetail]) -> Self {
+        if !details.is_empty() {
+            self["authorization_details"] = serde_json::json!(details);
+        }
+        self
+    }
+}
+
 /// The authorization server.
 pub struct OAuth {
     store: Store,
@@ -148,7 +192,6 @@ pub struct OAuth {
     verifier: TokenVerifier,
     verified: VerifiedTokens,
     issuer: String,
-    audience: String,
     jwks_json: String,
     /// Wakes the change-feed follower early (PostgreSQL NOTIFY).
     wake: Notify,
@@ -159,19 +202,17 @@ pub struct OAuth {
 impl OAuth {
     /// Builds the server from loaded keys.
     pub fn new(store: Store, hasher: SecretHasher, keys: keys::KeySet, issuer: String) -> Self {
-        let audience = issuer.clone();
         let jwks_json = serde_json::json!({ "keys": keys.public_jwks }).to_string();
         Self {
-            verifier: TokenVerifier::new(&keys.public_jwks, &issuer, &audience),
+            verifier: TokenVerifier::new(&keys.public_jwks, &issuer),
             signer: TokenSigner::new(keys.signing),
             verified: VerifiedTokens::default(),
             store,
-            cache: AuthCache::default(),
+            cache: AuthCache::new(crate::config::join_url(&issuer, "api")),
             usage: UsageRecorder::default(),
             sessions: sessions::SessionRecorder::default(),
             hasher,
             issuer,
-            audience,
             jwks_json,
             wake: Notify::new(),
             feed_health: health::FeedHealth::new(now_ms()),
@@ -246,23 +287,34 @@ impl OAuth {
     /// Mints an access token for an authenticated client, narrowed to `scope` if given. An
     /// empty `scope` parameter counts as absent (RFC 6749 §3.3 leaves it to the server): the
     /// token carries the account's permissions, as without one.
+    ///
+    /// `resource` (RFC 8707) picks the API the token is for (see
+    /// `domain::access::token_grant`); its identifier becomes the token's `aud`.
     pub fn issue(
         &self,
         rec: &AuthRecord,
         client_id: &str,
         scope: Option<&str>,
+        resource: Option<&str>,
     ) -> Result<IssuedToken, OAuthError> {
-        let scope = match scope.filter(|s| !s.trim().is_empty()) {
-            None => rec.permissions.join(" "),
-            Some(s) => {
-                let wanted = parse_scope(s).ok_or(OAuthError::InvalidScope)?;
-                if !wanted.iter().all(|p| holds(&rec.permissions, p)) {
-                    return Err(OAuthError::InvalidScope);
-                }
-                let set: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
-                set.into_iter().collect::<Vec<_>>().join(" ")
-            }
+        let wanted = match scope.filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(s) => Some(parse_scope(s).ok_or(OAuthError::InvalidScope)?),
         };
+        let holder = access::Holder {
+            access: &rec.access,
+            product: rec
+                .product
+                .as_ref()
+                .map(|(id, ident)| (id.as_str(), ident.as_str())),
+            keygate_identifier: self.cache.keygate_identifier(),
+        };
+        let grant =
+            access::token_grant(holder, resource, wanted.as_deref()).map_err(|e| match e {
+                access::GrantError::InvalidTarget => OAuthError::InvalidTarget,
+                access::GrantError::InvalidScope => OAuthError::InvalidScope,
+            })?;
+        let scope = grant.scope.join(" ");
         let now = now_ms();
         let iat = now / 1000;
         let exp = iat + rec.token_lifetime_secs;
@@ -277,11 +329,12 @@ impl OAuth {
             &self.issuer,
             &rec.id,
             client_id,
-            &self.audience,
+            &grant.audience,
             iat,
             exp,
             &jti,
             &scope,
+            &grant.details,
         );
         self.usage.record(&rec.id, now);
         self.sessions.record(crate::store::sessions::SessionRow {
@@ -298,7 +351,18 @@ impl OAuth {
             expires_in: exp - now / 1000,
             scope,
             client_id: client_id.to_owned(),
+            authorization_details: grant.details,
         })
+    }
+
+    /// keygate's own API identifier (`<issuer>/api`): the audience its REST API accepts.
+    pub fn keygate_identifier(&self) -> &str {
+        self.cache.keygate_identifier()
+    }
+
+    /// The current catalog of APIs, roles and nodes, from memory once loaded.
+    pub async fn catalog(&self) -> Result<Arc<access::Catalog>, StoreError> {
+        self.cache.catalog(&self.store).await
     }
 
     /// Checks a bearer token: signature, type, issuer, audience, times, revocation, and that
@@ -346,16 +410,25 @@ impl OAuth {
         if !account.enabled || !alive {
             return Err(TokenError::Revoked);
         }
-        let permissions = claims
-            .scope
-            .split(' ')
-            .filter(|p| holds(&account.permissions, p))
-            .map(str::to_owned)
-            .collect();
+        // The audience must be an API that exists now (a deleted API's tokens die with it).
+        match self.cache.catalog(&self.store).await {
+            Ok(c) if c.api_by_identifier(&claims.aud).is_some() => {}
+            Ok(_) => return Err(TokenError::Invalid),
+            Err(e) => {
+                tracing::error!(error = %e, "catalog lookup failed while verifying a token");
+                return Err(TokenError::Invalid);
+            }
+        }
+        let (permissions, details) = access::allowed_now(
+            account.access_to(&claims.aud),
+            &claims.scope,
+            &claims.authorization_details,
+        );
         Ok(VerifiedToken {
             claims,
             account,
             permissions,
+            details,
         })
     }
 
@@ -436,13 +509,7 @@ impl OAuth {
         match self.verify(token).await {
             Ok(v) => serde_json::json!({
                 "active": true,
-                "scope": v
-                    .claims
-                    .scope
-                    .split(' ')
-                    .filter(|p| v.permissions.contains(*p))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                "scope": v.permissions.iter().map(String::as_str).collect::<Vec<_>>().join(" "),
                 "client_id": v.claims.client_id,
                 "username": v.account.name,
                 "token_type": "Bearer",
@@ -453,7 +520,8 @@ impl OAuth {
                 "aud": v.claims.aud,
                 "iss": v.claims.iss,
                 "jti": v.claims.jti,
-            }),
+            })
+            .tap_details(&v.details),
             Err(_) => serde_json::json!({ "active": false }),
         }
     }
@@ -570,11 +638,6 @@ fn generation_of(jti: &str) -> Option<i64> {
     jti.split_once('.')?.0.parse().ok()
 }
 
-/// Whether the sorted `permissions` contain `p`.
-fn holds(permissions: &[String], p: &str) -> bool {
-    permissions.binary_search_by(|x| x.as_str().cmp(p)).is_ok()
-}
-
 /// PostgreSQL: wake the feed follower as soon as another instance commits a change.
 async fn listen_for_changes(oauth: Arc<OAuth>) {
     loop {
@@ -611,8 +674,14 @@ mod tests {
                 expires_in: 3599,
                 scope: scope.into(),
                 client_id: client_id.into(),
+                authorization_details: Vec::new(),
             };
             assert_eq!(t.to_json(), serde_json::to_vec(&t).unwrap());
+            let with = IssuedToken {
+                authorization_details: vec![NodeDetail::new("acme/shop", vec!["p:read".into()])],
+                ..t
+            };
+            assert_eq!(with.to_json(), serde_json::to_vec(&with).unwrap());
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct CreateAccount {
     pub description: String,
     /// Roles to assign, by id or name.
     pub role_ids: Vec<String>,
+    /// The API it is bound to (its product), by id or name; `None`: none.
+    pub product: Option<String>,
     /// Token lifetime in seconds (default one hour).
     pub token_lifetime_secs: Option<i64>,
     /// How it authenticates: `None` for a client secret, or the keys of `private_key_jwt`.
@@ -70,6 +72,7 @@ pub fn account_json(s: &AccountSummary) -> serde_json::Value {
         "previous_client_id": a.old_client_id,
         "previous_credentials_expire_at": a.old_expires_at.map(crate::domain::format_ms),
         "token_endpoint_auth_method": a.auth_method,
+        "api": a.api_id,
     })
 }
 
@@ -132,6 +135,11 @@ impl Admin {
         role_ids.sort();
         role_ids.dedup();
         let roles = self.assignable_roles(actor, &role_ids).await?;
+        let catalog = self.catalog().await?;
+        let product = Self::resolve_product(&catalog, input.product.as_deref())?;
+        for r in &roles {
+            Self::check_product_role("roles", &catalog, product.as_deref(), r)?;
+        }
         let new_keys = match &input.keys {
             Some(source) => {
                 keys::check_expiry(input.keys_expire_at)?;
@@ -187,6 +195,9 @@ impl Admin {
         for row in &key_rows {
             crate::store::client_keys::insert(&mut tx, row).await?;
         }
+        if product.is_some() {
+            crate::store::access::set_product(&mut tx, &id, product.as_deref()).await?;
+        }
         let event = AuditEvent {
             action: "service_account.created",
             target_kind: "service_account",
@@ -198,6 +209,7 @@ impl Admin {
                 "token_lifetime_secs": lifetime.secs(),
                 "token_endpoint_auth_method": method,
                 "kids": key_rows.iter().map(|k| &k.kid).collect::<Vec<_>>(),
+                "api": product,
             })
             .to_string(),
         };
@@ -325,6 +337,12 @@ impl Admin {
     pub async fn role_ids_by_names(&self, names: &[String]) -> Result<Vec<String>, AdminError> {
         self.resolve_roles(names).await
     }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Longest grace period for the previous credentials after a regeneration (24 h).
@@ -490,6 +508,11 @@ pub struct UpdateAccount {
     pub groups: Option<Vec<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// New product (API id or name; `Some(None)`: none).
+    pub product: Option<Option<String>>,
+    /// New set of all bindings (root-level and at nodes), replacing `role_ids`' and the
+    /// node ones.
+    pub bindings: Option<Vec<super::access::BindingInput>>,
 }
 
 impl Admin {
@@ -530,6 +553,59 @@ impl Admin {
             Some(wanted) => Some(self.grantable_groups(actor, wanted).await?),
             None => None,
         };
+        if new_roles.is_some() && input.bindings.is_some() {
+            return Err(crate::domain::ValidationError::new(
+                "bindings",
+                "Give either roles (bindings at the root) or bindings, not both.",
+            )
+            .into());
+        }
+        let catalog = self.catalog().await?;
+        let product = match &input.product {
+            Some(p) => Self::resolve_product(&catalog, p.as_deref())?,
+            None => before.account.api_id.clone(),
+        };
+        let new_bindings = match &input.bindings {
+            Some(wanted) => {
+                let b = Self::resolve_bindings(&catalog, wanted, product.as_deref())?;
+                let ids: Vec<String> = b.iter().map(|x| x.role_id.clone()).collect();
+                self.assignable_roles(actor, &dedup(ids)).await?;
+                Some(b)
+            }
+            None => None,
+        };
+        if let Some(roles) = &new_roles {
+            for r in roles {
+                Self::check_product_role("roles", &catalog, product.as_deref(), r)?;
+            }
+        }
+        if product != before.account.api_id && product.is_some() {
+            // The roles it keeps must be of the new product.
+            let kept: Vec<String> = match (&new_roles, &new_bindings) {
+                (_, Some(b)) => b.iter().map(|x| x.role_id.clone()).collect(),
+                (Some(r), None) => {
+                    let mut ids: Vec<String> = r.iter().map(|x| x.id.clone()).collect();
+                    ids.extend(
+                        crate::store::access::account_bindings(self.store.pool(), id)
+                            .await?
+                            .into_iter()
+                            .filter(|b| b.node_id.is_some())
+                            .map(|b| b.role_id),
+                    );
+                    ids
+                }
+                (None, None) => crate::store::access::account_bindings(self.store.pool(), id)
+                    .await?
+                    .into_iter()
+                    .map(|b| b.role_id)
+                    .collect(),
+            };
+            for rid in kept {
+                if let Some(r) = catalog.role(&rid) {
+                    Self::check_product_role("api", &catalog, product.as_deref(), r)?;
+                }
+            }
+        }
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         match accounts::update_details(
@@ -564,6 +640,12 @@ impl Admin {
             let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
             crate::store::groups::set_account_groups(&mut tx, id, &ids).await?;
         }
+        if let Some(b) = &new_bindings {
+            crate::store::access::set_bindings(&mut tx, false, id, b).await?;
+        }
+        if product != before.account.api_id {
+            crate::store::access::set_product(&mut tx, id, product.as_deref()).await?;
+        }
         if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
             accounts::set_enabled(&mut tx, id, enabled, now).await?;
         }
@@ -584,6 +666,28 @@ impl Admin {
         if let Some(groups) = &new_groups {
             let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
             changed.insert("groups".into(), names.into());
+        }
+        if let Some(b) = &new_bindings {
+            let shown: Vec<serde_json::Value> = b
+                .iter()
+                .map(|x| {
+                    serde_json::json!({
+                        "role": catalog.role(&x.role_id).map(|r| &r.name),
+                        "node": x.node_id.as_deref().and_then(|n| catalog.node(n)).map(|n| &n.path),
+                    })
+                })
+                .collect();
+            changed.insert("bindings".into(), shown.into());
+        }
+        if product != before.account.api_id {
+            changed.insert(
+                "api".into(),
+                product
+                    .as_deref()
+                    .and_then(|p| catalog.api(p))
+                    .map(|a| a.name.clone())
+                    .into(),
+            );
         }
         // A change of status is written as service_account.enabled or .disabled, as when
         // the toggle alone is used, so the audit log reads the same whichever way it came.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::domain::access::Catalog;
 use crate::store::accounts::{self, AuthRecord};
 use crate::store::changes::Change;
 use crate::store::{Store, StoreError};
@@ -26,9 +27,50 @@ pub struct AuthCache {
     /// Bumped on every invalidation; a fill that raced with one is not stored.
     epoch: AtomicU64,
     revoked: RwLock<HashMap<String, i64>>,
+    /// APIs, roles and nodes, loaded on first need and dropped with every account entry
+    /// (any change to them is an `AllAccounts` change).
+    catalog: RwLock<Option<Arc<Catalog>>>,
+    /// `<issuer>/api`, keygate's own API identifier.
+    keygate_identifier: String,
 }
 
 impl AuthCache {
+    /// An empty cache for an issuer whose own API identifier is `keygate_identifier`.
+    pub fn new(keygate_identifier: String) -> Self {
+        Self {
+            keygate_identifier,
+            ..Self::default()
+        }
+    }
+
+    /// keygate's own API identifier (`<issuer>/api`).
+    pub fn keygate_identifier(&self) -> &str {
+        &self.keygate_identifier
+    }
+
+    /// The current catalog of APIs, roles and nodes (from memory once loaded).
+    pub async fn catalog(&self, store: &Store) -> Result<Arc<Catalog>, StoreError> {
+        if let Some(c) = self
+            .catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            return Ok(c.clone());
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let loaded =
+            Arc::new(crate::store::access::catalog(store.pool(), &self.keygate_identifier).await?);
+        let mut slot = self
+            .catalog
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            *slot = Some(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
     /// The account whose current or grace-period client ID is `client_id`.
     pub async fn by_client_id(
         &self,
@@ -39,7 +81,8 @@ impl AuthCache {
             return Ok(Some(hit.clone()));
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = accounts::auth_by_client_id(store.pool(), client_id).await?;
+        let catalog = self.catalog(store).await?;
+        let found = accounts::auth_by_client_id(store.pool(), &catalog, client_id).await?;
         Ok(found.map(|rec| self.fill(rec, epoch)))
     }
 
@@ -53,7 +96,8 @@ impl AuthCache {
             return Ok(Some(hit.clone()));
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = accounts::auth_by_id(store.pool(), id).await?;
+        let catalog = self.catalog(store).await?;
+        let found = accounts::auth_by_id(store.pool(), &catalog, id).await?;
         Ok(found.map(|rec| self.fill(rec, epoch)))
     }
 
@@ -100,6 +144,10 @@ impl AuthCache {
                 let mut e = self.write();
                 self.epoch.fetch_add(1, Ordering::AcqRel);
                 *e = Entries::default();
+                *self
+                    .catalog
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
             }
             Change::TokenRevoked(jti) => {
                 // The expiry is unknown here; keep it until the next reload prunes it.

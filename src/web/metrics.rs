@@ -188,6 +188,7 @@ pub fn token_error_result(e: &OAuthError) -> &'static str {
         OAuthError::InvalidToken => "invalid_token",
         OAuthError::UnsupportedGrantType => "unsupported_grant_type",
         OAuthError::InvalidScope => "invalid_scope",
+        OAuthError::InvalidTarget => "invalid_target",
         OAuthError::UnauthorizedClient(_) => "unauthorized_client",
         OAuthError::InsufficientScope(_) => "insufficient_scope",
         OAuthError::Internal(StoreError::Unavailable(_)) => "temporarily_unavailable",

@@ -93,6 +93,12 @@ const ACCOUNT_FIELDS: &[Field] = &[
         false,
         "RFC 3339: when the keys stop working",
     ),
+    f(
+        "api",
+        "string",
+        false,
+        "the product: the id of the one API it is bound to",
+    ),
 ];
 const KEY_FIELDS: &[Field] = &[
     f("jwks", "object", false, "the public keys, a JWK Set"),
@@ -137,22 +143,87 @@ const ACCOUNT_PATCH: &[Field] = &[
         false,
         "false kills every token at once",
     ),
+    f(
+        "api",
+        "string",
+        false,
+        "the product: the id of the one API it is bound to, or null for none",
+    ),
+    f(
+        "bindings",
+        "objects",
+        false,
+        "{role, node} objects (node: a path, or null for the root); replaces them all; not with roles",
+    ),
 ];
 const ROLE_FIELDS: &[Field] = &[
     f("name", "string", true, "unique"),
+    f(
+        "api",
+        "string",
+        true,
+        "the id or name of the API whose permissions it holds",
+    ),
     f("description", "string", false, ""),
     f(
         "permissions",
         "array",
         false,
-        "permission strings such as invoices:read",
+        "permissions the role's API defines, such as invoices:read",
+    ),
+];
+const API_FIELDS: &[Field] = &[
+    f("name", "string", true, "unique, 1 to 100 characters"),
+    f(
+        "identifier",
+        "string",
+        true,
+        "absolute URI without fragment, unique: the aud of its tokens",
+    ),
+    f("description", "string", false, "at most 1000 characters"),
+    f(
+        "permissions",
+        "objects",
+        false,
+        "the permissions it defines: {name, description} objects or plain strings",
+    ),
+];
+const NODE_FIELDS: &[Field] = &[
+    f(
+        "name",
+        "string",
+        true,
+        "1 to 100 characters, no /, unique among siblings",
+    ),
+    f(
+        "kind",
+        "string",
+        false,
+        "a label such as Company, Project, Environment",
+    ),
+    f(
+        "parent",
+        "string",
+        false,
+        "the parent's id or path; absent or null: below the root",
     ),
 ];
 const GROUP_FIELDS: &[Field] = &[
     f("name", "string", true, "unique"),
     f("description", "string", false, ""),
-    f("roles", "array", false, "role names or ids"),
+    f(
+        "roles",
+        "array",
+        false,
+        "role names or ids (bindings at the root)",
+    ),
     f("members", "array", false, "service-account ids"),
+    f(
+        "bindings",
+        "objects",
+        false,
+        "{role, node} objects (node: a path, or null for the root); replaces them all",
+    ),
 ];
 
 /// Every operation of `/api/v1`.
@@ -333,6 +404,116 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/apis",
+        summary: "Every API (resource server), keygate's own first",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::list_apis),
+    },
+    Route {
+        method: "post",
+        path: "/apis",
+        summary: "Create an API",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: API_FIELDS,
+        ok: 201,
+        secret: false,
+        handler: || post(access::create_api),
+    },
+    Route {
+        method: "get",
+        path: "/apis/{id}",
+        summary: "One API",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::get_api),
+    },
+    Route {
+        method: "patch",
+        path: "/apis/{id}",
+        summary: "Change the fields named (a removed permission leaves its roles)",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: API_FIELDS,
+        ok: 200,
+        secret: false,
+        handler: || patch(access::update_api),
+    },
+    Route {
+        method: "delete",
+        path: "/apis/{id}",
+        summary: "Delete an API no role uses",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(access::delete_api),
+    },
+    Route {
+        method: "get",
+        path: "/nodes",
+        summary: "Every node of the resource tree, by path",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::list_nodes),
+    },
+    Route {
+        method: "post",
+        path: "/nodes",
+        summary: "Create a node",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: NODE_FIELDS,
+        ok: 201,
+        secret: false,
+        handler: || post(access::create_node),
+    },
+    Route {
+        method: "get",
+        path: "/nodes/{id}",
+        summary: "One node (id or path)",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::get_node),
+    },
+    Route {
+        method: "patch",
+        path: "/nodes/{id}",
+        summary: "Rename, move or relabel a node",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: NODE_FIELDS,
+        ok: 200,
+        secret: false,
+        handler: || patch(access::update_node),
+    },
+    Route {
+        method: "delete",
+        path: "/nodes/{id}",
+        summary: "Delete a node without children or bindings",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(access::delete_node),
+    },
+    Route {
+        method: "get",
         path: "/roles",
         summary: "Every role with its permissions",
         permission: Some(SERVICE_ACCOUNTS_READ),
@@ -480,6 +661,8 @@ pub const ROUTES: &[Route] = &[
 fn schema(kind: &str) -> Value {
     if kind == "array" {
         json!({"type": "array", "items": {"type": "string"}})
+    } else if kind == "objects" {
+        json!({"type": "array", "items": {}})
     } else {
         json!({ "type": kind })
     }

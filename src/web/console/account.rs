@@ -111,7 +111,7 @@ pub struct AccountPage {
     token_url: String,
     roles: Vec<RoleRow>,
     groups: Vec<crate::store::accounts::RoleRef>,
-    permissions: Vec<(String, Vec<String>)>,
+    permissions: Vec<crate::admin::access::EffectiveView>,
     events: Vec<EventView>,
     sessions: Vec<SessionView>,
     csrf: String,
@@ -322,7 +322,7 @@ pub async fn save_service_account(
                         token_lifetime_secs: Some(secs),
                         role_ids: Some(role_ids.clone()),
                         groups: Some(group_ids.clone()),
-                        enabled: None,
+                        ..UpdateAccount::default()
                     },
                 )
                 .await

@@ -533,6 +533,7 @@ pub async fn add_service_account_step(
                 name: name.clone(),
                 description: description.clone(),
                 role_ids: role_ids.clone(),
+                product: None,
                 token_lifetime_secs: None,
                 keys: auth.source(),
                 keys_expire_at: None,
