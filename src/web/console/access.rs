@@ -21,8 +21,19 @@ pub struct RolesPage {
     chrome: Option<Chrome>,
     section: &'static str,
     roles: Vec<RoleRow>,
+    apis: Vec<crate::domain::access::Api>,
     can_write: bool,
     notice: Option<String>,
+}
+
+impl RolesPage {
+    /// The name of the API with id `id`.
+    fn api_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.apis
+            .iter()
+            .find(|a| a.id == id)
+            .map_or(id, |a| a.name.as_str())
+    }
 }
 
 async fn roles_page(
@@ -30,14 +41,14 @@ async fn roles_page(
     console: &Console,
     notice: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    let roles = app
-        .admin
-        .list_roles(&console.session.actor(&console.source))
-        .await?;
+    let actor = console.session.actor(&console.source);
+    let roles = app.admin.list_roles(&actor).await?;
+    let apis = app.admin.list_apis(&actor).await?;
     Ok(RolesPage {
         chrome: console.chrome(),
         section: "roles",
         roles,
+        apis,
         can_write: console.session.can(ROLES_WRITE),
         notice,
     }

@@ -122,6 +122,8 @@ pub struct AccountPage {
     keys: Vec<super::keys::KeyView>,
     /// An error of the Keys section's last form, shown there.
     key_error: Option<String>,
+    /// Product and role bindings.
+    access: super::bindings::AccessSection,
 }
 
 impl AccountPage {
@@ -179,6 +181,7 @@ pub(crate) async fn account_page(
             .collect(),
         groups: app.admin.account_groups(&actor, id).await?,
         permissions: app.admin.permission_sources(&actor, id).await?,
+        access: super::bindings::section(app, &actor, id).await?,
         events,
         sessions: app
             .admin
@@ -247,6 +250,7 @@ async fn group_choices(
             id: g.id,
             name: g.name,
             description: g.description,
+            api: String::new(),
         })
         .collect())
 }
