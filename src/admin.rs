@@ -6,6 +6,8 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod keys;
+pub mod leaks;
+pub mod personal_tokens;
 pub mod roles;
 pub mod sessions;
 pub mod users;

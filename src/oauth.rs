@@ -49,6 +49,9 @@ pub enum OAuthError {
     /// Only `client_credentials` is supported.
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
+    /// RFC 6749 §5.2: the grant (a token-exchange subject token) is not valid.
+    #[error("the subject_token is not a live personal access token")]
+    InvalidGrant,
     /// RFC 8707: the `resource` is unknown, repeated, not the account's product, or an API
     /// where the account holds nothing.
     #[error("the requested resource is not one this client may get a token for")]
@@ -197,6 +200,38 @@ pub struct OAuth {
     wake: Notify,
     /// When the follower last read the feed (for `/readyz` and `/metrics`).
     feed_health: health::FeedHealth,
+    /// Leak reports per source address.
+    leak_reports: ReportLimiter,
+}
+
+/// Leak reports accepted per source address and minute.
+pub const LEAK_REPORTS_PER_MINUTE: u32 = 20;
+
+/// Counts leak reports per source address in one-minute windows (bounded in size).
+#[derive(Default)]
+pub struct ReportLimiter(std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>);
+
+impl ReportLimiter {
+    /// Whether one more report from `source` is allowed now; if not, the seconds to wait.
+    pub fn allow(&self, source: &str, now: i64) -> Result<(), u64> {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() > 10_000 {
+            m.retain(|_, (start, _)| now - *start < 60_000);
+        }
+        let entry = m.entry(source.to_owned()).or_insert((now, 0));
+        if now - entry.0 >= 60_000 {
+            *entry = (now, 0);
+        }
+        if entry.1 >= LEAK_REPORTS_PER_MINUTE {
+            let wait = (60_000 - (now - entry.0)).max(1000) / 1000;
+            return Err(u64::try_from(wait).unwrap_or(60));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
 }
 
 impl OAuth {
@@ -216,6 +251,7 @@ impl OAuth {
             jwks_json,
             wake: Notify::new(),
             feed_health: health::FeedHealth::new(now_ms()),
+            leak_reports: ReportLimiter::default(),
         }
     }
 
@@ -251,7 +287,10 @@ impl OAuth {
         client_id: &str,
         secret: &str,
     ) -> Result<Arc<AuthRecord>, OAuthError> {
-        let found = if ClientId::is_well_formed(client_id) {
+        // A made-up ID, or a checksummed secret whose checksum is wrong: no lookup at all.
+        let found = if ClientId::is_well_formed(client_id)
+            && !crate::domain::secret::is_bad_checksummed_secret(secret)
+        {
             self.cache.by_client_id(&self.store, client_id).await?
         } else {
             // Not an ID keygate issues: no database lookup for made-up IDs.
@@ -301,6 +340,18 @@ impl OAuth {
             None => None,
             Some(s) => Some(parse_scope(s).ok_or(OAuthError::InvalidScope)?),
         };
+        self.issue_for(rec, client_id, wanted.as_deref(), resource)
+    }
+
+    /// Mints an access token for `rec` with exactly the checked `wanted` scope (`None`:
+    /// everything it holds for the chosen API) for `resource`.
+    pub fn issue_for(
+        &self,
+        rec: &AuthRecord,
+        client_id: &str,
+        wanted: Option<&[String]>,
+        resource: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
         let holder = access::Holder {
             access: &rec.access,
             product: rec
@@ -309,11 +360,10 @@ impl OAuth {
                 .map(|(id, ident)| (id.as_str(), ident.as_str())),
             keygate_identifier: self.cache.keygate_identifier(),
         };
-        let grant =
-            access::token_grant(holder, resource, wanted.as_deref()).map_err(|e| match e {
-                access::GrantError::InvalidTarget => OAuthError::InvalidTarget,
-                access::GrantError::InvalidScope => OAuthError::InvalidScope,
-            })?;
+        let grant = access::token_grant(holder, resource, wanted).map_err(|e| match e {
+            access::GrantError::InvalidTarget => OAuthError::InvalidTarget,
+            access::GrantError::InvalidScope => OAuthError::InvalidScope,
+        })?;
         let scope = grant.scope.join(" ");
         let now = now_ms();
         let iat = now / 1000;
@@ -355,6 +405,45 @@ impl OAuth {
         })
     }
 
+    /// RFC 8693 token exchange: a short-lived access token for what the personal access
+    /// token `subject` allows now, narrowed to `scope` if given (never more).
+    pub async fn exchange(
+        &self,
+        subject: &str,
+        scope: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
+        if !subject.starts_with(crate::domain::secret::PERSONAL_TOKEN_PREFIX) {
+            return Err(OAuthError::InvalidGrant);
+        }
+        let v = self
+            .verify(subject)
+            .await
+            .map_err(|_| OAuthError::InvalidGrant)?;
+        let held: Vec<String> = v.permissions.iter().cloned().collect();
+        let wanted = match scope.filter(|s| !s.trim().is_empty()) {
+            None => held,
+            Some(s) => {
+                let w = parse_scope(s).ok_or(OAuthError::InvalidScope)?;
+                if !w.iter().all(|p| v.permissions.contains(p)) {
+                    return Err(OAuthError::InvalidScope);
+                }
+                w
+            }
+        };
+        let client_id = v.account.client_id.clone();
+        self.issue_for(&v.account, &client_id, Some(&wanted), Some(&v.claims.aud))
+            .map_err(|e| match e {
+                // The API may no longer be one the account holds anything for.
+                OAuthError::InvalidTarget => OAuthError::InvalidGrant,
+                other => other,
+            })
+    }
+
+    /// The leak-report limiter.
+    pub fn leak_reports(&self) -> &ReportLimiter {
+        &self.leak_reports
+    }
+
     /// keygate's own API identifier (`<issuer>/api`): the audience its REST API accepts.
     pub fn keygate_identifier(&self) -> &str {
         self.cache.keygate_identifier()
@@ -371,6 +460,9 @@ impl OAuth {
     /// A token seen before skips the signature check (see [`VerifiedTokens`]); every other
     /// check runs on every call, from memory.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        if token.starts_with(crate::domain::secret::PERSONAL_TOKEN_PREFIX) {
+            return self.verify_personal(token).await;
+        }
         let now = now_ms() / 1000;
         let claims = match self.verified.get(token) {
             Some(claims) => {
@@ -426,6 +518,67 @@ impl OAuth {
         );
         Ok(VerifiedToken {
             claims,
+            account,
+            permissions,
+            details,
+        })
+    }
+
+    /// Checks a personal access token (`kgp_…`): its checksum (a bad one is refused without
+    /// any lookup), then from memory its record, expiry, account and what it allows now. It
+    /// acts like an access token for its API whose claims come from its record.
+    async fn verify_personal(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        use crate::domain::secret::{PERSONAL_TOKEN_PREFIX, PERSONAL_TOKEN_RANDOM, is_checksummed};
+        if !is_checksummed(token, PERSONAL_TOKEN_PREFIX, PERSONAL_TOKEN_RANDOM) {
+            return Err(TokenError::Invalid);
+        }
+        let hash = self.hasher.hash(token);
+        let lookup = |e: StoreError| {
+            tracing::error!(error = %e, "lookup failed while verifying a personal token");
+            TokenError::Invalid
+        };
+        let pat = self
+            .cache
+            .personal_token(&self.store, &hash)
+            .await
+            .map_err(lookup)?
+            .ok_or(TokenError::Invalid)?;
+        let now = now_ms();
+        if pat.expires_at <= now {
+            return Err(TokenError::Expired);
+        }
+        let jti = format!("pat.{}", pat.id);
+        if self.cache.is_revoked(&jti) {
+            return Err(TokenError::Revoked);
+        }
+        let account = self
+            .cache
+            .by_id(&self.store, &pat.account_id)
+            .await
+            .map_err(lookup)?
+            .ok_or(TokenError::Revoked)?;
+        if !account.enabled {
+            return Err(TokenError::Revoked);
+        }
+        let catalog = self.cache.catalog(&self.store).await.map_err(lookup)?;
+        let api = catalog.api(&pat.api_id).ok_or(TokenError::Invalid)?;
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: account.id.clone(),
+            client_id: account.client_id.clone(),
+            aud: api.identifier.clone(),
+            iat: pat.created_at / 1000,
+            nbf: pat.created_at / 1000,
+            exp: pat.expires_at / 1000,
+            jti,
+            scope: pat.scope.clone(),
+            authorization_details: Vec::new(),
+        };
+        let (permissions, details) =
+            access::allowed_now(account.access_to(&claims.aud), &claims.scope, &[]);
+        self.usage.record_personal(&pat.id, now);
+        Ok(VerifiedToken {
+            claims: Arc::new(claims),
             account,
             permissions,
             details,

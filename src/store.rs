@@ -11,6 +11,7 @@ pub mod client_keys;
 pub mod groups;
 pub mod health;
 pub mod keys;
+pub mod personal_tokens;
 pub mod roles;
 pub mod sessions;
 pub mod settings;

@@ -9,7 +9,7 @@ use crate::domain::access::{
 };
 use crate::domain::account::name_key;
 use crate::domain::audit::{Actor, AuditEvent};
-use crate::domain::permission::{self, ROLES_WRITE, SERVICE_ACCOUNTS_READ};
+use crate::domain::permission::{self, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
 use crate::domain::{ValidationError, now_ms};
 use crate::store::changes::Change;
 use crate::store::{StoreError, access as store};
@@ -635,7 +635,10 @@ impl Admin {
         actor: &Actor,
         id: &str,
     ) -> Result<Vec<BindingView>, AdminError> {
-        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        // Whoever may change bindings sees them (a change answers with the new ones).
+        if !actor.can(SERVICE_ACCOUNTS_WRITE) {
+            Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        }
         let catalog = self.catalog().await?;
         let bindings = store::account_bindings(self.store.pool(), id).await?;
         Ok(Self::views(&catalog, &bindings))
@@ -647,7 +650,9 @@ impl Admin {
         actor: &Actor,
         id: &str,
     ) -> Result<Vec<BindingView>, AdminError> {
-        Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        if !actor.can(ROLES_WRITE) {
+            Self::require(actor, SERVICE_ACCOUNTS_READ)?;
+        }
         let catalog = self.catalog().await?;
         let bindings = store::group_bindings(self.store.pool(), id).await?;
         Ok(Self::views(&catalog, &bindings))

@@ -73,6 +73,7 @@ pub fn account_json(s: &AccountSummary) -> serde_json::Value {
         "previous_credentials_expire_at": a.old_expires_at.map(crate::domain::format_ms),
         "token_endpoint_auth_method": a.auth_method,
         "api": a.api_id,
+        "disabled_reason": a.disabled_reason,
     })
 }
 
@@ -345,6 +346,27 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// Why keygate disables an account whose secret was reported leaked.
+pub const LEAKED: &str = "secret reported leaked";
+
+impl Admin {
+    /// Refuses to enable an account whose secret was reported leaked before its credentials
+    /// are regenerated (which clears the reason).
+    pub(crate) fn ensure_may_enable(
+        account: &AccountSummary,
+        enabled: bool,
+    ) -> Result<(), AdminError> {
+        if enabled && account.account.disabled_reason.as_deref() == Some(LEAKED) {
+            return Err(crate::domain::ValidationError::new(
+                "enabled",
+                "Its secret was reported leaked: regenerate its credentials first, then enable it.",
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
 /// Longest grace period for the previous credentials after a regeneration (24 h).
 pub const MAX_GRACE_SECS: i64 = 86_400;
 
@@ -360,6 +382,7 @@ impl Admin {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
         let before = self.load_account(id).await?;
         self.ensure_may_manage_account(actor, &before).await?;
+        Self::ensure_may_enable(&before, enabled)?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         if !accounts::set_enabled(&mut tx, id, enabled, now).await? {
@@ -410,7 +433,9 @@ impl Admin {
         let client_id = ClientId::generate();
         let secret = ClientSecret::generate();
         let now = now_ms();
-        let old_expires_at = (grace_secs > 0).then(|| now + grace_secs * 1000);
+        // A leaked secret gets no grace period: it must stop working now.
+        let leaked = before.account.disabled_reason.as_deref() == Some(LEAKED);
+        let old_expires_at = (grace_secs > 0 && !leaked).then(|| now + grace_secs * 1000);
         let mut tx = self.store.begin().await?;
         let hash = self.hasher.hash(secret.expose());
         if !accounts::replace_credentials(
@@ -645,6 +670,9 @@ impl Admin {
         }
         if product != before.account.api_id {
             crate::store::access::set_product(&mut tx, id, product.as_deref()).await?;
+        }
+        if let Some(enabled) = input.enabled {
+            Self::ensure_may_enable(&before, enabled)?;
         }
         if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
             accounts::set_enabled(&mut tx, id, enabled, now).await?;

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use crate::domain::access::Catalog;
 use crate::store::accounts::{self, AuthRecord};
 use crate::store::changes::Change;
+use crate::store::personal_tokens::{self, PersonalTokenRow};
 use crate::store::{Store, StoreError};
 
 /// Entries kept before the cache starts over (bounds memory with millions of accounts).
@@ -32,6 +33,8 @@ pub struct AuthCache {
     catalog: RwLock<Option<Arc<Catalog>>>,
     /// `<issuer>/api`, keygate's own API identifier.
     keygate_identifier: String,
+    /// Personal access tokens by the keyed hash of their value.
+    personal: RwLock<HashMap<String, Arc<PersonalTokenRow>>>,
 }
 
 impl AuthCache {
@@ -101,6 +104,45 @@ impl AuthCache {
         Ok(found.map(|rec| self.fill(rec, epoch)))
     }
 
+    /// The personal access token whose keyed hash is `hash`.
+    pub async fn personal_token(
+        &self,
+        store: &Store,
+        hash: &str,
+    ) -> Result<Option<Arc<PersonalTokenRow>>, StoreError> {
+        if let Some(hit) = self
+            .personal
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(hash)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let Some(row) = personal_tokens::by_hash(store.pool(), hash).await? else {
+            return Ok(None);
+        };
+        let row = Arc::new(row);
+        let mut map = self
+            .personal
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(hash.to_owned(), row.clone());
+        }
+        Ok(Some(row))
+    }
+
+    fn drop_personal(&self, keep: impl Fn(&PersonalTokenRow) -> bool) {
+        self.personal
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, t| keep(t));
+    }
+
     fn fill(&self, rec: AuthRecord, epoch: u64) -> Arc<AuthRecord> {
         let rec = Arc::new(rec);
         let mut e = self.write();
@@ -131,6 +173,7 @@ impl AuthCache {
     pub fn apply(&self, change: &Change) {
         match change {
             Change::Account(id) => {
+                self.drop_personal(|t| t.account_id != *id);
                 let mut e = self.write();
                 self.epoch.fetch_add(1, Ordering::AcqRel);
                 if let Some(rec) = e.by_id.remove(id) {
@@ -148,6 +191,10 @@ impl AuthCache {
                     .catalog
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            }
+            Change::PersonalToken(hash) => {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.drop_personal(|t| t.token_hash != *hash);
             }
             Change::TokenRevoked(jti) => {
                 // The expiry is unknown here; keep it until the next reload prunes it.

@@ -39,6 +39,8 @@ pub struct AccountRow {
     pub auth_method: String,
     /// The API it is bound to (its product), if any.
     pub api_id: Option<String>,
+    /// Why keygate itself disabled it (a reported leak), until an administrator acts.
+    pub disabled_reason: Option<String>,
 }
 
 pub use crate::domain::access::NameRef as RoleRef;
@@ -169,7 +171,7 @@ impl ListFilter {
 
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
      old_expires_at, token_lifetime_secs, token_generation, created_at, updated_at, last_used_at, \
-     auth_method, api_id";
+     auth_method, api_id, disabled_reason";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
@@ -187,6 +189,7 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
         last_used_at: row.try_get("last_used_at")?,
         auth_method: row.try_get("auth_method")?,
         api_id: row.try_get("api_id")?,
+        disabled_reason: row.try_get("disabled_reason")?,
     })
 }
 
@@ -576,7 +579,8 @@ pub async fn set_enabled(
     now: i64,
 ) -> Result<bool, StoreError> {
     let sql = if enabled {
-        "update service_accounts set enabled = 1, updated_at = $2 where id = $1"
+        "update service_accounts set enabled = 1, disabled_reason = null, updated_at = $2 \
+         where id = $1"
     } else {
         "update service_accounts set enabled = 0, token_generation = token_generation + 1, \
          old_client_id = null, old_secret_hash = null, old_expires_at = null, updated_at = $2 \
@@ -607,7 +611,7 @@ pub async fn replace_credentials(
            old_secret_hash = case when $4 > 0 then secret_hash else null end, \
            old_expires_at = case when $4 > 0 then $4 else null end, \
            client_id = $2, secret_hash = $3, token_generation = token_generation + 1, \
-           updated_at = $5 \
+           disabled_reason = null, updated_at = $5 \
          where id = $1",
     )
     .bind(id)
@@ -618,6 +622,41 @@ pub async fn replace_credentials(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The id and name of the account whose current or previous secret hashes to `hash`.
+#[instrument(skip_all)]
+pub async fn by_secret_hash(
+    pool: &AnyPool,
+    hash: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(sqlx::query(
+        "select id, name from service_accounts where secret_hash = $1 or old_secret_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| Ok::<_, sqlx::Error>((r.try_get("id")?, r.try_get("name")?)))
+    .transpose()?)
+}
+
+/// Disables an account (as [`set_enabled`] does) and records why.
+#[instrument(skip_all)]
+pub async fn disable_because(
+    tx: &mut Tx,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if !set_enabled(tx, id, false, now).await? {
+        return Ok(false);
+    }
+    sqlx::query("update service_accounts set disabled_reason = $2 where id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
 }
 
 /// Deletes an account with its role and group memberships and revocation records.

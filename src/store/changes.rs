@@ -19,6 +19,8 @@ pub enum Change {
     AllAccounts,
     /// A token (by `jti`) was revoked.
     TokenRevoked(String),
+    /// A personal access token (by the hash of its value) was deleted.
+    PersonalToken(String),
 }
 
 impl Change {
@@ -27,6 +29,7 @@ impl Change {
             Self::Account(id) => ("account", id),
             Self::AllAccounts => ("all_accounts", ""),
             Self::TokenRevoked(jti) => ("token_revoked", jti),
+            Self::PersonalToken(hash) => ("personal_token", hash),
         }
     }
 
@@ -35,6 +38,7 @@ impl Change {
             "account" => Some(Self::Account(key)),
             "all_accounts" => Some(Self::AllAccounts),
             "token_revoked" => Some(Self::TokenRevoked(key)),
+            "personal_token" => Some(Self::PersonalToken(key)),
             _ => None,
         }
     }

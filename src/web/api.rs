@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod keys;
+pub mod personal_tokens;
 pub mod spec;
 
 use axum::Router;

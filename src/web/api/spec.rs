@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{access, accounts, keys};
+use super::{access, accounts, keys, personal_tokens};
 use crate::app::AppState;
 use crate::domain::permission::{
     AUDIT_READ, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
@@ -172,6 +172,22 @@ const ROLE_FIELDS: &[Field] = &[
         "permissions the role's API defines, such as invoices:read",
     ),
 ];
+const PERSONAL_TOKEN_FIELDS: &[Field] = &[
+    f("name", "string", true, "1 to 100 characters"),
+    f("expires_in_days", "integer", true, "1 to 90"),
+    f(
+        "scope",
+        "string",
+        false,
+        "space-separated permissions, within what the account holds; default all",
+    ),
+    f(
+        "resource",
+        "string",
+        false,
+        "the identifier of the API it is for; default as for a token request",
+    ),
+];
 const API_FIELDS: &[Field] = &[
     f("name", "string", true, "unique, 1 to 100 characters"),
     f(
@@ -335,6 +351,39 @@ pub const ROUTES: &[Route] = &[
         ok: 200,
         secret: true,
         handler: || post(accounts::regenerate_credentials),
+    },
+    Route {
+        method: "get",
+        path: "/service-accounts/{id}/tokens",
+        summary: "Personal access tokens of an account (id may be me), never their values",
+        permission: None,
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(personal_tokens::list),
+    },
+    Route {
+        method: "post",
+        path: "/service-accounts/{id}/tokens",
+        summary: "Make a personal access token (id may be me); the token is in this response only",
+        permission: None,
+        query: &[],
+        body: PERSONAL_TOKEN_FIELDS,
+        ok: 201,
+        secret: true,
+        handler: || post(personal_tokens::create),
+    },
+    Route {
+        method: "delete",
+        path: "/service-accounts/{id}/tokens/{token_id}",
+        summary: "Delete a personal access token, at once on every instance",
+        permission: None,
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(personal_tokens::delete),
     },
     Route {
         method: "get",
