@@ -87,6 +87,12 @@ enum Cleanup {
 }
 
 impl TestDb {
+    /// A fresh, empty database for one test (SQLite, or PostgreSQL when `TEST_DATABASE_URL`
+    /// is set), for a test that prepares it before keygate starts ([`Builder::over`]).
+    pub async fn fresh() -> Arc<Self> {
+        Arc::new(Self::create().await)
+    }
+
     async fn create() -> Self {
         match postgres_url() {
             Some(url) => Self::postgres(url).await,
@@ -229,6 +235,13 @@ impl Builder {
     /// With a real HTTP server on a free port of 127.0.0.1; the issuer is its URL.
     pub fn serving(mut self) -> Self {
         self.serve = true;
+        self
+    }
+
+    /// Over `db`, a fresh database made by [`TestDb::fresh`] (and perhaps prepared by the
+    /// test), with a new master key and the test issuer.
+    pub fn over(mut self, db: Arc<TestDb>) -> Self {
+        self.shared = Some((db, STANDARD.encode(random_bytes::<32>()), ISSUER.to_owned()));
         self
     }
 
