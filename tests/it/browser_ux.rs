@@ -17,6 +17,7 @@ use crate::helpers::TestApp;
 /// console as (path, its heading).
 pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)> {
     let admin = &app.state.admin;
+    let api = app.api_defining(&["deploy:run"]).await;
     let role = admin
         .create_role(
             &Actor::system(),
@@ -24,6 +25,7 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
                 name: "Deployer".into(),
                 description: "Runs deployments".into(),
                 permissions: vec!["deploy:run".into()],
+                api: Some(api),
             },
         )
         .await
@@ -38,6 +40,7 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
                 description: "Operations".into(),
                 role_ids: vec![role.clone()],
                 member_ids: vec![account_id.to_owned()],
+                bindings: None,
             },
         )
         .await

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod access_model;
 mod api_access;
 mod api_accounts;
 mod browser;

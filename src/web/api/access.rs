@@ -481,7 +481,26 @@ pub async fn create_group(
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let g = save_group(&app, &token, &source, None, body).await?;
-    Ok((StatusCode::CREATED, Json(group_json(&g))))
+    Ok((
+        StatusCode::CREATED,
+        Json(group_with_bindings(&app, &token, &source, &g).await?),
+    ))
+}
+
+/// A group as GET, POST and PATCH answer it: with its bindings (the list leaves them out).
+async fn group_with_bindings(
+    app: &AppState,
+    token: &crate::oauth::VerifiedToken,
+    source: &str,
+    g: &GroupRow,
+) -> Result<Value, ApiError> {
+    let mut body = group_json(g);
+    body["bindings"] = bindings_json(
+        &app.admin
+            .group_bindings(&token.actor(source), &g.id)
+            .await?,
+    );
+    Ok(body)
 }
 
 /// `GET /api/v1/groups/{id}`.
@@ -491,11 +510,8 @@ pub async fn get_group(
     Bearer(token): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let actor = token.actor(&source);
-    let g = app.admin.get_group(&actor, &id).await?;
-    let mut body = group_json(&g);
-    body["bindings"] = bindings_json(&app.admin.group_bindings(&actor, &id).await?);
-    Ok(Json(body))
+    let g = app.admin.get_group(&token.actor(&source), &id).await?;
+    Ok(Json(group_with_bindings(&app, &token, &source, &g).await?))
 }
 
 /// `PATCH /api/v1/groups/{id}`.
@@ -507,7 +523,7 @@ pub async fn update_group(
     ApiJson(body): ApiJson<GroupBody>,
 ) -> Result<Json<Value>, ApiError> {
     let g = save_group(&app, &token, &source, Some(&id), body).await?;
-    Ok(Json(group_json(&g)))
+    Ok(Json(group_with_bindings(&app, &token, &source, &g).await?))
 }
 
 /// `DELETE /api/v1/groups/{id}`.
