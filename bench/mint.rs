@@ -59,6 +59,7 @@ fn mint(c: &mut Criterion) {
                 1_800_003_600,
                 JTI,
                 SCOPE,
+                &[],
             ))
         });
     });
@@ -74,11 +75,13 @@ fn mint(c: &mut Criterion) {
                     1_800_003_600,
                     JTI,
                     SCOPE,
+                    &[],
                 ),
                 token_type: "Bearer",
                 expires_in: 3600,
                 scope: SCOPE.to_owned(),
                 client_id: CLIENT_ID.to_owned(),
+                authorization_details: Vec::new(),
             };
             black_box(issued.to_json())
         });

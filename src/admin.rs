@@ -2,10 +2,13 @@
 //! data and writes its audit event in one transaction; the console, the REST API and the
 //! CLI all call these, so no way in can skip a check or an audit event.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod federation;
 pub mod keys;
+pub mod leaks;
+pub mod personal_tokens;
 pub mod roles;
 pub mod sessions;
 pub mod signing_keys;
@@ -14,7 +17,9 @@ pub mod users;
 use std::sync::Arc;
 
 use crate::domain::ValidationError;
-use crate::domain::audit::Actor;
+use crate::domain::access::KEYGATE_API_ID;
+use crate::domain::audit::{Actor, ActorKind};
+use crate::domain::permission::ROLES_WRITE;
 use crate::domain::secret::SecretHasher;
 use crate::oauth::OAuth;
 use crate::store::roles::RoleRow;
@@ -87,15 +92,34 @@ impl Admin {
         &self.token_url
     }
 
+    /// The first permission of `role` the actor may not give: the one rule behind giving
+    /// roles and acting on what holds them. keygate's own permissions must be held; those of
+    /// another API count as held by whoever holds `roles:write`, the authority to define
+    /// APIs and roles. The command-line operator owns the database and may give any role.
+    fn ungrantable_permission<'a>(actor: &Actor, role: &'a RoleRow) -> Option<&'a str> {
+        if actor.kind == ActorKind::System {
+            None
+        } else if role.api_id == KEYGATE_API_ID {
+            role.permissions
+                .iter()
+                .find(|p| !actor.can(p))
+                .map(String::as_str)
+        } else if actor.can(ROLES_WRITE) {
+            None
+        } else {
+            role.permissions.first().map(String::as_str)
+        }
+    }
+
     /// The first of `roles` carrying a permission the actor may not give, with that
-    /// permission: the one rule behind giving roles and acting on what holds them.
+    /// permission (see [`ungrantable_permission`](Self::ungrantable_permission)).
     fn first_ungrantable<'a>(
         actor: &Actor,
         roles: &'a [RoleRow],
     ) -> Option<(&'a RoleRow, &'a str)> {
         roles
             .iter()
-            .find_map(|r| actor.lacks_any(&r.permissions).map(|p| (r, p)))
+            .find_map(|r| Self::ungrantable_permission(actor, r).map(|p| (r, p)))
     }
 
     /// Refuses to give `roles` unless the actor holds every permission they carry.

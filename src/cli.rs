@@ -65,6 +65,9 @@ enum AccountCommand {
         /// Role to assign, by name; repeat for several.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// The API the account is bound to (its product), by id or name.
+        #[arg(long)]
+        api: Option<String>,
         /// Access-token lifetime in seconds (60 to 86400).
         #[arg(long)]
         token_lifetime: Option<i64>,
@@ -228,9 +231,12 @@ enum RoleCommand {
         /// Description.
         #[arg(long, default_value = "")]
         description: String,
-        /// Permission (`area:verb`); repeat for several.
+        /// Permission (`area:verb`), defined by the API; repeat for several.
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// The API the role belongs to, by id or name (`keygate` for keygate's own).
+        #[arg(long)]
+        api: String,
     },
 }
 
@@ -304,6 +310,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             name,
             description,
             roles,
+            api,
             token_lifetime,
             auth,
             key,
@@ -329,6 +336,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                         name,
                         description,
                         role_ids,
+                        product: api,
                         token_lifetime_secs: token_lifetime,
                         keys,
                         keys_expire_at,
@@ -463,6 +471,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             name,
             description,
             permissions,
+            api,
         }) => {
             let role = app
                 .admin
@@ -472,6 +481,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                         name,
                         description,
                         permissions,
+                        api: Some(api),
                     },
                 )
                 .await

@@ -1,5 +1,6 @@
 //! Pure types and rules: accounts, secrets, permissions, audit events. No axum, no sqlx.
 
+pub mod access;
 pub mod account;
 pub mod audit;
 pub mod client_key;

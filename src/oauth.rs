@@ -23,6 +23,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use crate::domain::access::{self, NodeDetail};
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::parse_scope;
@@ -50,6 +51,13 @@ pub enum OAuthError {
     /// Only `client_credentials` is supported.
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
+    /// RFC 6749 §5.2: the grant (a token-exchange subject token) is not valid.
+    #[error("the subject_token is not a live personal access token")]
+    InvalidGrant,
+    /// RFC 8707: the `resource` is unknown, repeated, not the account's product, or an API
+    /// where the account holds nothing.
+    #[error("the requested resource is not one this client may get a token for")]
+    InvalidTarget,
     /// The requested scope is not within the account's permissions.
     #[error("the requested scope is not within the permissions of this client")]
     InvalidScope,
@@ -84,6 +92,9 @@ pub struct IssuedToken {
     pub scope: String,
     /// The client ID it was issued to.
     pub client_id: String,
+    /// What it allows at nodes below the root (RFC 9396 §7), when anything.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<NodeDetail>,
 }
 
 impl IssuedToken {
@@ -110,6 +121,11 @@ impl IssuedToken {
         strings(&mut out, &self.scope);
         out.extend_from_slice(br#","client_id":"#);
         strings(&mut out, &self.client_id);
+        if !self.authorization_details.is_empty() {
+            out.extend_from_slice(br#","authorization_details":"#);
+            serde_json::to_writer(&mut out, &self.authorization_details)
+                .expect("details serialise to a Vec");
+        }
         out.push(b'}');
         out
     }
@@ -122,8 +138,25 @@ pub struct VerifiedToken {
     pub claims: Arc<Claims>,
     /// The account, current.
     pub account: Arc<AuthRecord>,
-    /// What the token allows now: its scope within the account's current permissions.
+    /// What the token allows now at the root: its scope within the account's current
+    /// permissions for the token's API.
     pub permissions: BTreeSet<String>,
+    /// What it allows now at nodes: its entries within what is effective there now.
+    pub details: Vec<NodeDetail>,
+}
+
+impl VerifiedToken {
+    /// Whether the token is for keygate's own REST API.
+    pub fn is_for(&self, identifier: &str) -> bool {
+        self.claims.aud == identifier
+    }
+
+    /// The account's roles for the token's API.
+    pub fn roles(&self) -> &[String] {
+        self.account
+            .access_to(&self.claims.aud)
+            .map_or(&[], |a| a.roles.as_slice())
+    }
 }
 
 impl VerifiedToken {
@@ -136,6 +169,20 @@ impl VerifiedToken {
             permissions: self.permissions.clone(),
             source: source.to_owned(),
         }
+    }
+}
+
+/// Adds `authorization_details` to an answer when there are any.
+trait TapDetails {
+    fn tap_details(self, details: &[NodeDetail]) -> Self;
+}
+
+impl TapDetails for serde_json::Value {
+    fn tap_details(mut self, details: &[NodeDetail]) -> Self {
+        if !details.is_empty() {
+            self["authorization_details"] = serde_json::json!(details);
+        }
+        self
     }
 }
 
@@ -155,11 +202,42 @@ pub struct OAuth {
     key_verifiers: assertion::KeyVerifiers,
     federation: Arc<federation::Federation>,
     issuer: String,
-    audience: String,
     /// Wakes the change-feed follower early (PostgreSQL NOTIFY).
     wake: Notify,
     /// When the follower last read the feed (for `/readyz` and `/metrics`).
     feed_health: health::FeedHealth,
+    /// Leak reports per source address.
+    leak_reports: ReportLimiter,
+}
+
+/// Leak reports accepted per source address and minute.
+pub const LEAK_REPORTS_PER_MINUTE: u32 = 20;
+
+/// Counts leak reports per source address in one-minute windows (bounded in size).
+#[derive(Default)]
+pub struct ReportLimiter(std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>);
+
+impl ReportLimiter {
+    /// Whether one more report from `source` is allowed now; if not, the seconds to wait.
+    pub fn allow(&self, source: &str, now: i64) -> Result<(), u64> {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() > 10_000 {
+            m.retain(|_, (start, _)| now - *start < 60_000);
+        }
+        let entry = m.entry(source.to_owned()).or_insert((now, 0));
+        if now - entry.0 >= 60_000 {
+            *entry = (now, 0);
+        }
+        if entry.1 >= LEAK_REPORTS_PER_MINUTE {
+            let wait = (60_000 - (now - entry.0)).max(1000) / 1000;
+            return Err(u64::try_from(wait).unwrap_or(60));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
 }
 
 impl OAuth {
@@ -171,8 +249,7 @@ impl OAuth {
         keys: keys::KeySet,
         issuer: String,
     ) -> Self {
-        let audience = issuer.clone();
-        let active = ActiveKeys::new(keys, &issuer, &audience);
+        let active = ActiveKeys::new(keys, &issuer);
         Self {
             master,
             keys: std::sync::RwLock::new(Arc::new(active)),
@@ -181,14 +258,14 @@ impl OAuth {
             key_verifiers: assertion::KeyVerifiers::default(),
             federation: Arc::default(),
             store,
-            cache: AuthCache::default(),
+            cache: AuthCache::new(crate::config::join_url(&issuer, "api")),
             usage: UsageRecorder::default(),
             sessions: sessions::SessionRecorder::default(),
             hasher,
             issuer,
-            audience,
             wake: Notify::new(),
             feed_health: health::FeedHealth::new(now_ms()),
+            leak_reports: ReportLimiter::default(),
         }
     }
 
@@ -230,7 +307,7 @@ impl OAuth {
     /// retirement time has come.
     pub async fn reload_keys(&self) -> Result<(), keys::KeyError> {
         let set = keys::load(&self.store, &self.master).await?;
-        let active = Arc::new(ActiveKeys::new(set, &self.issuer, &self.audience));
+        let active = Arc::new(ActiveKeys::new(set, &self.issuer));
         *self
             .keys
             .write()
@@ -260,7 +337,10 @@ impl OAuth {
         client_id: &str,
         secret: &str,
     ) -> Result<Arc<AuthRecord>, OAuthError> {
-        let found = if ClientId::is_well_formed(client_id) {
+        // A made-up ID, or a checksummed secret whose checksum is wrong: no lookup at all.
+        let found = if ClientId::is_well_formed(client_id)
+            && !crate::domain::secret::is_bad_checksummed_secret(secret)
+        {
             self.cache.by_client_id(&self.store, client_id).await?
         } else {
             // Not an ID keygate issues: no database lookup for made-up IDs.
@@ -296,23 +376,45 @@ impl OAuth {
     /// Mints an access token for an authenticated client, narrowed to `scope` if given. An
     /// empty `scope` parameter counts as absent (RFC 6749 §3.3 leaves it to the server): the
     /// token carries the account's permissions, as without one.
+    ///
+    /// `resource` (RFC 8707) picks the API the token is for (see
+    /// `domain::access::token_grant`); its identifier becomes the token's `aud`.
     pub fn issue(
         &self,
         rec: &AuthRecord,
         client_id: &str,
         scope: Option<&str>,
+        resource: Option<&str>,
     ) -> Result<IssuedToken, OAuthError> {
-        let scope = match scope.filter(|s| !s.trim().is_empty()) {
-            None => rec.permissions.join(" "),
-            Some(s) => {
-                let wanted = parse_scope(s).ok_or(OAuthError::InvalidScope)?;
-                if !wanted.iter().all(|p| holds(&rec.permissions, p)) {
-                    return Err(OAuthError::InvalidScope);
-                }
-                let set: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
-                set.into_iter().collect::<Vec<_>>().join(" ")
-            }
+        let wanted = match scope.filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(s) => Some(parse_scope(s).ok_or(OAuthError::InvalidScope)?),
         };
+        self.issue_for(rec, client_id, wanted.as_deref(), resource)
+    }
+
+    /// Mints an access token for `rec` with exactly the checked `wanted` scope (`None`:
+    /// everything it holds for the chosen API) for `resource`.
+    pub fn issue_for(
+        &self,
+        rec: &AuthRecord,
+        client_id: &str,
+        wanted: Option<&[String]>,
+        resource: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
+        let holder = access::Holder {
+            access: &rec.access,
+            product: rec
+                .product
+                .as_ref()
+                .map(|(id, ident)| (id.as_str(), ident.as_str())),
+            keygate_identifier: self.cache.keygate_identifier(),
+        };
+        let grant = access::token_grant(holder, resource, wanted).map_err(|e| match e {
+            access::GrantError::InvalidTarget => OAuthError::InvalidTarget,
+            access::GrantError::InvalidScope => OAuthError::InvalidScope,
+        })?;
+        let scope = grant.scope.join(" ");
         let now = now_ms();
         let iat = now / 1000;
         let exp = iat + rec.token_lifetime_secs;
@@ -328,11 +430,12 @@ impl OAuth {
                 &self.issuer,
                 &rec.id,
                 client_id,
-                &self.audience,
+                &grant.audience,
                 iat,
                 exp,
                 &jti,
                 &scope,
+                &grant.details,
             )
         });
         self.usage.record(&rec.id, now);
@@ -351,7 +454,57 @@ impl OAuth {
             expires_in: exp - now / 1000,
             scope,
             client_id: client_id.to_owned(),
+            authorization_details: grant.details,
         })
+    }
+
+    /// RFC 8693 token exchange: a short-lived access token for what the personal access
+    /// token `subject` allows now, narrowed to `scope` if given (never more).
+    pub async fn exchange(
+        &self,
+        subject: &str,
+        scope: Option<&str>,
+    ) -> Result<IssuedToken, OAuthError> {
+        if !subject.starts_with(crate::domain::secret::PERSONAL_TOKEN_PREFIX) {
+            return Err(OAuthError::InvalidGrant);
+        }
+        let v = self
+            .verify(subject)
+            .await
+            .map_err(|_| OAuthError::InvalidGrant)?;
+        let held: Vec<String> = v.permissions.iter().cloned().collect();
+        let wanted = match scope.filter(|s| !s.trim().is_empty()) {
+            None => held,
+            Some(s) => {
+                let w = parse_scope(s).ok_or(OAuthError::InvalidScope)?;
+                if !w.iter().all(|p| v.permissions.contains(p)) {
+                    return Err(OAuthError::InvalidScope);
+                }
+                w
+            }
+        };
+        let client_id = v.account.client_id.clone();
+        self.issue_for(&v.account, &client_id, Some(&wanted), Some(&v.claims.aud))
+            .map_err(|e| match e {
+                // The API may no longer be one the account holds anything for.
+                OAuthError::InvalidTarget => OAuthError::InvalidGrant,
+                other => other,
+            })
+    }
+
+    /// The leak-report limiter.
+    pub fn leak_reports(&self) -> &ReportLimiter {
+        &self.leak_reports
+    }
+
+    /// keygate's own API identifier (`<issuer>/api`): the audience its REST API accepts.
+    pub fn keygate_identifier(&self) -> &str {
+        self.cache.keygate_identifier()
+    }
+
+    /// The current catalog of APIs, roles and nodes, from memory once loaded.
+    pub async fn catalog(&self) -> Result<Arc<access::Catalog>, StoreError> {
+        self.cache.catalog(&self.store).await
     }
 
     /// Checks a bearer token: signature, type, issuer, audience, times, revocation, and that
@@ -360,6 +513,9 @@ impl OAuth {
     /// A token seen before skips the signature check (see [`VerifiedTokens`]); every other
     /// check runs on every call, from memory.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        if token.starts_with(crate::domain::secret::PERSONAL_TOKEN_PREFIX) {
+            return self.verify_personal(token).await;
+        }
         let now = now_ms() / 1000;
         let claims = match self.verified.get(token) {
             Some(claims) => {
@@ -399,16 +555,86 @@ impl OAuth {
         if !account.enabled || !alive {
             return Err(TokenError::Revoked);
         }
-        let permissions = claims
-            .scope
-            .split(' ')
-            .filter(|p| holds(&account.permissions, p))
-            .map(str::to_owned)
-            .collect();
+        // The audience must be an API that exists now (a deleted API's tokens die with it).
+        match self.cache.catalog(&self.store).await {
+            Ok(c) if c.api_by_identifier(&claims.aud).is_some() => {}
+            Ok(_) => return Err(TokenError::Invalid),
+            Err(e) => {
+                tracing::error!(error = %e, "catalog lookup failed while verifying a token");
+                return Err(TokenError::Invalid);
+            }
+        }
+        let (permissions, details) = access::allowed_now(
+            account.access_to(&claims.aud),
+            &claims.scope,
+            &claims.authorization_details,
+        );
         Ok(VerifiedToken {
             claims,
             account,
             permissions,
+            details,
+        })
+    }
+
+    /// Checks a personal access token (`kgp_…`): its checksum (a bad one is refused without
+    /// any lookup), then from memory its record, expiry, account and what it allows now. It
+    /// acts like an access token for its API whose claims come from its record.
+    async fn verify_personal(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        use crate::domain::secret::{PERSONAL_TOKEN_PREFIX, PERSONAL_TOKEN_RANDOM, is_checksummed};
+        if !is_checksummed(token, PERSONAL_TOKEN_PREFIX, PERSONAL_TOKEN_RANDOM) {
+            return Err(TokenError::Invalid);
+        }
+        let hash = self.hasher.hash(token);
+        let lookup = |e: StoreError| {
+            tracing::error!(error = %e, "lookup failed while verifying a personal token");
+            TokenError::Invalid
+        };
+        let pat = self
+            .cache
+            .personal_token(&self.store, &hash)
+            .await
+            .map_err(lookup)?
+            .ok_or(TokenError::Invalid)?;
+        let now = now_ms();
+        if pat.expires_at <= now {
+            return Err(TokenError::Expired);
+        }
+        let jti = format!("pat.{}", pat.id);
+        if self.cache.is_revoked(&jti) {
+            return Err(TokenError::Revoked);
+        }
+        let account = self
+            .cache
+            .by_id(&self.store, &pat.account_id)
+            .await
+            .map_err(lookup)?
+            .ok_or(TokenError::Revoked)?;
+        if !account.enabled {
+            return Err(TokenError::Revoked);
+        }
+        let catalog = self.cache.catalog(&self.store).await.map_err(lookup)?;
+        let api = catalog.api(&pat.api_id).ok_or(TokenError::Invalid)?;
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: account.id.clone(),
+            client_id: account.client_id.clone(),
+            aud: api.identifier.clone(),
+            iat: pat.created_at / 1000,
+            nbf: pat.created_at / 1000,
+            exp: pat.expires_at / 1000,
+            jti,
+            scope: pat.scope.clone(),
+            authorization_details: Vec::new(),
+        };
+        let (permissions, details) =
+            access::allowed_now(account.access_to(&claims.aud), &claims.scope, &[]);
+        self.usage.record_personal(&pat.id, now);
+        Ok(VerifiedToken {
+            claims: Arc::new(claims),
+            account,
+            permissions,
+            details,
         })
     }
 
@@ -489,13 +715,7 @@ impl OAuth {
         match self.verify(token).await {
             Ok(v) => serde_json::json!({
                 "active": true,
-                "scope": v
-                    .claims
-                    .scope
-                    .split(' ')
-                    .filter(|p| v.permissions.contains(*p))
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                "scope": v.permissions.iter().map(String::as_str).collect::<Vec<_>>().join(" "),
                 "client_id": v.claims.client_id,
                 "username": v.account.name,
                 "token_type": "Bearer",
@@ -506,7 +726,8 @@ impl OAuth {
                 "aud": v.claims.aud,
                 "iss": v.claims.iss,
                 "jti": v.claims.jti,
-            }),
+            })
+            .tap_details(&v.details),
             Err(_) => serde_json::json!({ "active": false }),
         }
     }
@@ -665,9 +886,9 @@ struct ActiveKeys {
 }
 
 impl ActiveKeys {
-    fn new(set: keys::KeySet, issuer: &str, audience: &str) -> Self {
+    fn new(set: keys::KeySet, issuer: &str) -> Self {
         Self {
-            verifier: TokenVerifier::new(&set.public_jwks, issuer, audience),
+            verifier: TokenVerifier::new(&set.public_jwks, issuer),
             jwks_json: serde_json::json!({ "keys": set.public_jwks })
                 .to_string()
                 .into(),
@@ -681,11 +902,6 @@ impl ActiveKeys {
 /// The token generation a `jti` was minted under (see [`OAuth::issue`]).
 fn generation_of(jti: &str) -> Option<i64> {
     jti.split_once('.')?.0.parse().ok()
-}
-
-/// Whether the sorted `permissions` contain `p`.
-fn holds(permissions: &[String], p: &str) -> bool {
-    permissions.binary_search_by(|x| x.as_str().cmp(p)).is_ok()
 }
 
 /// PostgreSQL: wake the feed follower as soon as another instance commits a change.
@@ -724,8 +940,14 @@ mod tests {
                 expires_in: 3599,
                 scope: scope.into(),
                 client_id: client_id.into(),
+                authorization_details: Vec::new(),
             };
             assert_eq!(t.to_json(), serde_json::to_vec(&t).unwrap());
+            let with = IssuedToken {
+                authorization_details: vec![NodeDetail::new("acme/shop", vec!["p:read".into()])],
+                ..t
+            };
+            assert_eq!(with.to_json(), serde_json::to_vec(&with).unwrap());
         }
     }
 }

@@ -2,6 +2,7 @@
 //! written once in portable SQL (`$n` placeholders, integer epoch-millisecond times, text ids,
 //! integer flags) and run through sqlx's `Any` driver. Only the DDL differs per backend.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod backup;
@@ -11,6 +12,7 @@ pub mod federation;
 pub mod groups;
 pub mod health;
 pub mod keys;
+pub mod personal_tokens;
 pub mod roles;
 pub mod sessions;
 pub mod settings;

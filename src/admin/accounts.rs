@@ -21,6 +21,8 @@ pub struct CreateAccount {
     pub description: String,
     /// Roles to assign, by id or name.
     pub role_ids: Vec<String>,
+    /// The API it is bound to (its product), by id or name; `None`: none.
+    pub product: Option<String>,
     /// Token lifetime in seconds (default one hour).
     pub token_lifetime_secs: Option<i64>,
     /// How it authenticates: `None` for a client secret, or the keys of `private_key_jwt`.
@@ -72,6 +74,8 @@ pub fn account_json(s: &AccountSummary) -> serde_json::Value {
         "previous_client_id": a.old_client_id,
         "previous_credentials_expire_at": a.old_expires_at.map(crate::domain::format_ms),
         "token_endpoint_auth_method": a.auth_method,
+        "api": a.api_id,
+        "disabled_reason": a.disabled_reason,
     })
 }
 
@@ -139,6 +143,11 @@ impl Admin {
         } else {
             self.grantable_groups(actor, &input.groups).await?
         };
+        let catalog = self.catalog().await?;
+        let product = Self::resolve_product(&catalog, input.product.as_deref())?;
+        for r in &roles {
+            Self::check_product_role("roles", &catalog, product.as_deref(), r)?;
+        }
         let new_keys = match &input.keys {
             Some(source) => {
                 keys::check_expiry(input.keys_expire_at)?;
@@ -198,6 +207,9 @@ impl Admin {
             let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
             crate::store::groups::set_account_groups(&mut tx, &id, &ids).await?;
         }
+        if product.is_some() {
+            crate::store::access::set_product(&mut tx, &id, product.as_deref()).await?;
+        }
         let event = AuditEvent {
             action: "service_account.created",
             target_kind: "service_account",
@@ -210,6 +222,7 @@ impl Admin {
                 "token_endpoint_auth_method": method,
                 "kids": key_rows.iter().map(|k| &k.kid).collect::<Vec<_>>(),
                 "groups": groups.iter().map(|g| &g.name).collect::<Vec<_>>(),
+                "api": product,
             })
             .to_string(),
         };
@@ -357,6 +370,33 @@ impl Admin {
     }
 }
 
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Why keygate disables an account whose secret was reported leaked.
+pub const LEAKED: &str = "secret reported leaked";
+
+impl Admin {
+    /// Refuses to enable an account whose secret was reported leaked before its credentials
+    /// are regenerated (which clears the reason).
+    pub(crate) fn ensure_may_enable(
+        account: &AccountSummary,
+        enabled: bool,
+    ) -> Result<(), AdminError> {
+        if enabled && account.account.disabled_reason.as_deref() == Some(LEAKED) {
+            return Err(crate::domain::ValidationError::new(
+                "enabled",
+                "Its secret was reported leaked: regenerate its credentials first, then enable it.",
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
 /// Longest grace period for the previous credentials after a regeneration (24 h).
 pub const MAX_GRACE_SECS: i64 = 86_400;
 
@@ -372,6 +412,7 @@ impl Admin {
         Self::require(actor, SERVICE_ACCOUNTS_WRITE)?;
         let before = self.load_account(id).await?;
         self.ensure_may_manage_account(actor, &before).await?;
+        Self::ensure_may_enable(&before, enabled)?;
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         if !accounts::set_enabled(&mut tx, id, enabled, now).await? {
@@ -422,7 +463,9 @@ impl Admin {
         let client_id = ClientId::generate();
         let secret = ClientSecret::generate();
         let now = now_ms();
-        let old_expires_at = (grace_secs > 0).then(|| now + grace_secs * 1000);
+        // A leaked secret gets no grace period: it must stop working now.
+        let leaked = before.account.disabled_reason.as_deref() == Some(LEAKED);
+        let old_expires_at = (grace_secs > 0 && !leaked).then(|| now + grace_secs * 1000);
         let mut tx = self.store.begin().await?;
         let hash = self.hasher.hash(secret.expose());
         if !accounts::replace_credentials(
@@ -520,6 +563,11 @@ pub struct UpdateAccount {
     pub groups: Option<Vec<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// New product (API id or name; `Some(None)`: none).
+    pub product: Option<Option<String>>,
+    /// New set of all bindings (root-level and at nodes), replacing `role_ids`' and the
+    /// node ones.
+    pub bindings: Option<Vec<super::access::BindingInput>>,
 }
 
 impl Admin {
@@ -560,6 +608,59 @@ impl Admin {
             Some(wanted) => Some(self.grantable_groups(actor, wanted).await?),
             None => None,
         };
+        if new_roles.is_some() && input.bindings.is_some() {
+            return Err(crate::domain::ValidationError::new(
+                "bindings",
+                "Give either roles (bindings at the root) or bindings, not both.",
+            )
+            .into());
+        }
+        let catalog = self.catalog().await?;
+        let product = match &input.product {
+            Some(p) => Self::resolve_product(&catalog, p.as_deref())?,
+            None => before.account.api_id.clone(),
+        };
+        let new_bindings = match &input.bindings {
+            Some(wanted) => {
+                let b = Self::resolve_bindings(&catalog, wanted, product.as_deref())?;
+                let ids: Vec<String> = b.iter().map(|x| x.role_id.clone()).collect();
+                self.assignable_roles(actor, &dedup(ids)).await?;
+                Some(b)
+            }
+            None => None,
+        };
+        if let Some(roles) = &new_roles {
+            for r in roles {
+                Self::check_product_role("roles", &catalog, product.as_deref(), r)?;
+            }
+        }
+        if product != before.account.api_id && product.is_some() {
+            // The roles it keeps must be of the new product.
+            let kept: Vec<String> = match (&new_roles, &new_bindings) {
+                (_, Some(b)) => b.iter().map(|x| x.role_id.clone()).collect(),
+                (Some(r), None) => {
+                    let mut ids: Vec<String> = r.iter().map(|x| x.id.clone()).collect();
+                    ids.extend(
+                        crate::store::access::account_bindings(self.store.pool(), id)
+                            .await?
+                            .into_iter()
+                            .filter(|b| b.node_id.is_some())
+                            .map(|b| b.role_id),
+                    );
+                    ids
+                }
+                (None, None) => crate::store::access::account_bindings(self.store.pool(), id)
+                    .await?
+                    .into_iter()
+                    .map(|b| b.role_id)
+                    .collect(),
+            };
+            for rid in kept {
+                if let Some(r) = catalog.role(&rid) {
+                    Self::check_product_role("api", &catalog, product.as_deref(), r)?;
+                }
+            }
+        }
         let now = now_ms();
         let mut tx = self.store.begin().await?;
         match accounts::update_details(
@@ -594,6 +695,15 @@ impl Admin {
             let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
             crate::store::groups::set_account_groups(&mut tx, id, &ids).await?;
         }
+        if let Some(b) = &new_bindings {
+            crate::store::access::set_bindings(&mut tx, false, id, b).await?;
+        }
+        if product != before.account.api_id {
+            crate::store::access::set_product(&mut tx, id, product.as_deref()).await?;
+        }
+        if let Some(enabled) = input.enabled {
+            Self::ensure_may_enable(&before, enabled)?;
+        }
         if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
             accounts::set_enabled(&mut tx, id, enabled, now).await?;
         }
@@ -614,6 +724,28 @@ impl Admin {
         if let Some(groups) = &new_groups {
             let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
             changed.insert("groups".into(), names.into());
+        }
+        if let Some(b) = &new_bindings {
+            let shown: Vec<serde_json::Value> = b
+                .iter()
+                .map(|x| {
+                    serde_json::json!({
+                        "role": catalog.role(&x.role_id).map(|r| &r.name),
+                        "node": x.node_id.as_deref().and_then(|n| catalog.node(n)).map(|n| &n.path),
+                    })
+                })
+                .collect();
+            changed.insert("bindings".into(), shown.into());
+        }
+        if product != before.account.api_id {
+            changed.insert(
+                "api".into(),
+                product
+                    .as_deref()
+                    .and_then(|p| catalog.api(p))
+                    .map(|a| a.name.clone())
+                    .into(),
+            );
         }
         // A change of status is written as service_account.enabled or .disabled, as when
         // the toggle alone is used, so the audit log reads the same whichever way it came.

@@ -19,8 +19,10 @@ pub struct RoleInput {
     pub name: String,
     /// Description (at most 1000 characters).
     pub description: String,
-    /// Permission strings (`area:verb`).
+    /// Permission strings (`area:verb`), each defined by the role's API.
     pub permissions: Vec<String>,
+    /// The API it belongs to, by id or name (required).
+    pub api: Option<String>,
 }
 
 /// What a group is made of, as typed by the user.
@@ -34,6 +36,9 @@ pub struct GroupInput {
     pub role_ids: Vec<String>,
     /// Member service-account ids.
     pub member_ids: Vec<String>,
+    /// Every binding (root-level and at nodes), replacing them all; `None` keeps the node
+    /// bindings and sets the root ones from `role_ids`.
+    pub bindings: Option<Vec<super::access::BindingInput>>,
 }
 
 fn parse_name(field: &'static str, s: &str) -> Result<String, ValidationError> {
@@ -54,8 +59,8 @@ fn parse_description(s: &str) -> Result<String, ValidationError> {
 }
 
 impl Admin {
-    fn check_grantable(actor: &Actor, what: &str, perms: &[String]) -> Result<(), AdminError> {
-        match actor.lacks_any(perms) {
+    fn check_grantable(actor: &Actor, what: &str, role: &RoleRow) -> Result<(), AdminError> {
+        match Self::ungrantable_permission(actor, role) {
             Some(p) => Err(AdminError::Escalation(format!(
                 "You cannot give {what} the {p} permission: you do not hold it yourself."
             ))),
@@ -67,7 +72,7 @@ impl Admin {
     /// give: acting on it would change what its holders, possibly more powerful than the
     /// actor, may do.
     fn ensure_may_manage_role(actor: &Actor, role: &RoleRow) -> Result<(), AdminError> {
-        match actor.lacks_any(&role.permissions) {
+        match Self::ungrantable_permission(actor, role) {
             Some(p) => Err(AdminError::Escalation(format!(
                 "You cannot change the role \u{201c}{}\u{201d}: it carries the {p} permission, \
                  which you do not hold yourself.",
@@ -111,7 +116,9 @@ impl Admin {
         Ok(roles::holders(self.store.pool(), id).await?)
     }
 
-    fn role_from_input(id: String, input: &RoleInput) -> Result<RoleRow, AdminError> {
+    /// The role `input` describes, checked against its API: the API must exist and define
+    /// every permission.
+    async fn role_from_input(&self, id: String, input: &RoleInput) -> Result<RoleRow, AdminError> {
         let mut permissions = input
             .permissions
             .iter()
@@ -120,11 +127,48 @@ impl Admin {
             .collect::<Result<Vec<_>, _>>()?;
         permissions.sort();
         permissions.dedup();
+        let name = parse_name("name", &input.name)?;
+        let description = parse_description(&input.description)?;
+        let wanted = input
+            .api
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "api",
+                    "Choose the API the role belongs to (its id or name).",
+                )
+            })?;
+        let catalog = self.oauth.catalog().await?;
+        let api = catalog
+            .api(wanted)
+            .or_else(|| {
+                catalog
+                    .apis()
+                    .iter()
+                    .find(|a| name_key(&a.name) == name_key(wanted))
+            })
+            .ok_or_else(|| {
+                ValidationError::new("api", format!("There is no API \u{201c}{wanted}\u{201d}."))
+            })?;
+        if let Some(p) = permissions.iter().find(|p| !api.defines(p)) {
+            return Err(ValidationError::new(
+                "permissions",
+                format!(
+                    "The API \u{201c}{}\u{201d} does not define the permission {p}; add it to the \
+                     API first.",
+                    api.name
+                ),
+            )
+            .into());
+        }
         Ok(RoleRow {
             id,
-            name: parse_name("name", &input.name)?,
-            description: parse_description(&input.description)?,
+            name,
+            description,
             builtin: false,
+            api_id: api.id.clone(),
             permissions,
         })
     }
@@ -163,8 +207,10 @@ impl Admin {
         input: RoleInput,
     ) -> Result<RoleRow, AdminError> {
         Self::require(actor, ROLES_WRITE)?;
-        let role = Self::role_from_input(uuid::Uuid::new_v4().to_string(), &input)?;
-        Self::check_grantable(actor, "a role", &role.permissions)?;
+        let role = self
+            .role_from_input(uuid::Uuid::new_v4().to_string(), &input)
+            .await?;
+        Self::check_grantable(actor, "a role", &role)?;
         self.ensure_name_is_not_an_id("name", &role.name).await?;
         let mut tx = self.store.begin().await?;
         match roles::insert(&mut tx, &role, now_ms()).await {
@@ -198,8 +244,8 @@ impl Admin {
             ));
         }
         Self::ensure_may_manage_role(actor, &before)?;
-        let role = Self::role_from_input(id.to_owned(), &input)?;
-        Self::check_grantable(actor, "a role", &role.permissions)?;
+        let role = self.role_from_input(id.to_owned(), &input).await?;
+        Self::check_grantable(actor, "a role", &role)?;
         self.ensure_name_is_not_an_id("name", &role.name).await?;
         let mut tx = self.store.begin().await?;
         let managers = users::count_user_managers(&mut tx).await?;
@@ -356,6 +402,16 @@ impl Admin {
         }
         let gid = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         let group = self.group_from_input(actor, gid, &input).await?;
+        let bindings = match &input.bindings {
+            Some(b) => {
+                let catalog = self.catalog().await?;
+                let resolved = Self::resolve_bindings(&catalog, b, None)?;
+                let ids: Vec<String> = resolved.iter().map(|x| x.role_id.clone()).collect();
+                Self::ensure_grantable(actor, &roles::by_ids(self.store.pool(), &ids).await?)?;
+                Some(resolved)
+            }
+            None => None,
+        };
         self.ensure_name_is_not_an_id("name", &group.name).await?;
         // Joining or leaving a group changes an account's roles: the takeover rule applies
         // to every account whose membership changes.
@@ -387,6 +443,9 @@ impl Admin {
             other => {
                 other?;
             }
+        }
+        if let Some(b) = &bindings {
+            crate::store::access::set_bindings(&mut tx, true, &group.id, b).await?;
         }
         let names = |v: &[RoleRef]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
         let event = AuditEvent {
@@ -487,35 +546,26 @@ impl Admin {
         Ok(chosen)
     }
 
-    /// Where each of an account's effective permissions comes from: `(permission, sources)`,
-    /// where a source is "role R" or "group G (role R)".
+    /// Where each of an account's effective permissions comes from, per API and node (the
+    /// root first), with the API's name for display.
     pub async fn permission_sources(
         &self,
         actor: &Actor,
         id: &str,
-    ) -> Result<Vec<(String, Vec<String>)>, AdminError> {
-        let account = self.get_account(actor, id).await?;
-        let all_roles = roles::list(self.store.pool()).await?;
-        let groups = groups::of_account(self.store.pool(), id).await?;
-        let all_groups = groups::list(self.store.pool()).await?;
-        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        let mut add = |role_id: &str, source: String| {
-            if let Some(r) = all_roles.iter().find(|r| r.id == role_id) {
-                for p in &r.permissions {
-                    out.entry(p.clone()).or_default().push(source.clone());
-                }
-            }
-        };
-        for r in &account.roles {
-            add(&r.id, format!("role {}", r.name));
-        }
-        for g in &groups {
-            if let Some(full) = all_groups.iter().find(|x| x.id == g.id) {
-                for r in &full.roles {
-                    add(&r.id, format!("group {} (role {})", g.name, r.name));
-                }
-            }
-        }
-        Ok(out.into_iter().collect())
+    ) -> Result<Vec<super::access::EffectiveView>, AdminError> {
+        let catalog = self.catalog().await?;
+        Ok(self
+            .effective_permissions(actor, id)
+            .await?
+            .into_iter()
+            .map(|e| super::access::EffectiveView {
+                api: catalog
+                    .api(&e.api_id)
+                    .map_or_else(|| e.api_id.clone(), |a| a.name.clone()),
+                node: e.node,
+                permission: e.permission,
+                sources: e.sources,
+            })
+            .collect())
     }
 }

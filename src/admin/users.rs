@@ -477,10 +477,7 @@ impl Admin {
         let token = random_token::<32>();
         let csrf_token = random_token::<32>();
         let id_hash = sha256_b64(&token);
-        let permissions: BTreeSet<String> = users::permissions(self.store.pool(), &user.id)
-            .await?
-            .into_iter()
-            .collect();
+        let permissions = self.user_permissions(&user.id).await?;
         let session = ConsoleSession {
             id_hash: id_hash.clone(),
             user_id: user.id.clone(),
@@ -552,10 +549,7 @@ impl Admin {
         if row.last_seen_at < now - 60_000 {
             users::touch_session(self.store.pool(), &id_hash, now).await?;
         }
-        let permissions = users::permissions(self.store.pool(), &row.user.id)
-            .await?
-            .into_iter()
-            .collect();
+        let permissions = self.user_permissions(&row.user.id).await?;
         Ok(Some(ConsoleSession {
             id_hash,
             user_id: row.user.id,
@@ -606,11 +600,25 @@ impl Admin {
             .await?
             .into_iter()
             .filter(|r| {
-                r.permissions
-                    .iter()
-                    .any(|p| permission::ALL.contains(&p.as_str()))
+                r.api_id == crate::domain::access::KEYGATE_API_ID
+                    && r.permissions
+                        .iter()
+                        .any(|p| permission::ALL.contains(&p.as_str()))
             })
             .collect())
+    }
+
+    /// keygate's permissions a console user holds through its roles (the one rule, in
+    /// `domain::access`).
+    pub(crate) async fn user_permissions(
+        &self,
+        user_id: &str,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let role_ids = crate::store::access::user_role_ids(self.store.pool(), user_id).await?;
+        let catalog = self.oauth.catalog().await?;
+        Ok(crate::domain::access::keygate_permissions(
+            &catalog, &role_ids,
+        ))
     }
 
     /// Every role, for the pages of console users (needs `users:read` only).

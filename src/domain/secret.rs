@@ -13,6 +13,72 @@ use subtle::ConstantTimeEq;
 pub const SECRET_PREFIX: &str = "kgs_";
 /// Prefix of every client ID.
 pub const CLIENT_ID_PREFIX: &str = "kgc_";
+/// Prefix of every personal access token.
+pub const PERSONAL_TOKEN_PREFIX: &str = "kgp_";
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `n` random base62 characters (each drawn without bias from the OS CSPRNG).
+pub fn random_base62(n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in random_bytes::<64>() {
+            // 248 = 4 × 62: reject the rest so every character is equally likely.
+            if b < 248 && out.len() < n {
+                out.push(char::from(BASE62[usize::from(b % 62)]));
+            }
+        }
+    }
+    out
+}
+
+/// The CRC-32 (IEEE) of `s` as 6 base62 digits, most significant first, zero-padded (the
+/// checksum of self-identifying credentials, in the manner of GitHub's tokens).
+pub fn checksum(s: &str) -> String {
+    let mut n = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(s.as_bytes());
+    let mut digits = [b'0'; 6];
+    for d in digits.iter_mut().rev() {
+        *d = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8_lossy(&digits).into_owned()
+}
+
+/// A self-identifying credential: `prefix`, `random` base62 characters, and the checksum
+/// of everything before it.
+pub fn checksummed(prefix: &str, random: usize) -> String {
+    let body = format!("{prefix}{}", random_base62(random));
+    let sum = checksum(&body);
+    body + &sum
+}
+
+/// Whether `s` is `prefix`, exactly `random` base62 characters and their valid checksum: a
+/// credential that is not can be refused without any lookup.
+pub fn is_checksummed(s: &str, prefix: &str, random: usize) -> bool {
+    let Some(rest) = s.strip_prefix(prefix) else {
+        return false;
+    };
+    rest.len() == random + 6
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        && checksum(&s[..prefix.len() + random]) == s[prefix.len() + random..]
+}
+
+/// Random base62 characters in a personal access token.
+pub const PERSONAL_TOKEN_RANDOM: usize = 30;
+/// Random base62 characters in a client secret (43 × log2(62) ≈ 256 bits).
+pub const SECRET_RANDOM: usize = 43;
+
+/// Whether `secret` has the shape of a checksummed client secret but a wrong checksum (a
+/// typo or a forgery, refused before any lookup). Secrets issued before checksums (`kgs_`
+/// and 43 base64url characters) are not of that shape and keep working.
+pub fn is_bad_checksummed_secret(secret: &str) -> bool {
+    let shaped = secret.len() == SECRET_PREFIX.len() + SECRET_RANDOM + 6
+        && secret.starts_with(SECRET_PREFIX)
+        && secret[SECRET_PREFIX.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric());
+    shaped && !is_checksummed(secret, SECRET_PREFIX, SECRET_RANDOM)
+}
 
 /// `n` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
@@ -93,9 +159,9 @@ impl fmt::Display for ClientId {
 pub struct ClientSecret(String);
 
 impl ClientSecret {
-    /// A new secret: `kgs_` and 256 random bits.
+    /// A new secret: `kgs_`, 43 random base62 characters (256 bits) and their checksum.
     pub fn generate() -> Self {
-        Self(format!("{SECRET_PREFIX}{}", random_token::<32>()))
+        Self(checksummed(SECRET_PREFIX, SECRET_RANDOM))
     }
 
     /// The plain text, for the one response that shows it.
@@ -159,6 +225,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credentials_carry_a_crc32_checksum_in_base62() {
+        // CRC-32/IEEE of "123456789" is 0xCBF43926 = 3421780262 = base62 "3k9lqK"... checked
+        // digit by digit below rather than trusted.
+        let n: u64 = 0xCBF4_3926;
+        let mut want = String::new();
+        let mut m = n;
+        for _ in 0..6 {
+            want.insert(0, char::from(BASE62[(m % 62) as usize]));
+            m /= 62;
+        }
+        assert_eq!(checksum("123456789"), want);
+        let t = checksummed(PERSONAL_TOKEN_PREFIX, PERSONAL_TOKEN_RANDOM);
+        assert_eq!(t.len(), 40);
+        assert!(is_checksummed(
+            &t,
+            PERSONAL_TOKEN_PREFIX,
+            PERSONAL_TOKEN_RANDOM
+        ));
+        let mut bad = t.clone().into_bytes();
+        bad[10] = if bad[10] == b'a' { b'b' } else { b'a' };
+        assert!(!is_checksummed(
+            &String::from_utf8(bad).unwrap(),
+            PERSONAL_TOKEN_PREFIX,
+            PERSONAL_TOKEN_RANDOM
+        ));
+        let s = ClientSecret::generate();
+        assert!(is_checksummed(s.expose(), SECRET_PREFIX, SECRET_RANDOM));
+        assert!(!is_bad_checksummed_secret(s.expose()));
+        assert!(!is_bad_checksummed_secret(&format!(
+            "kgs_{}",
+            random_token::<32>()
+        )));
+        let mut forged = s.expose().to_owned();
+        forged.replace_range(4..5, if &forged[4..5] == "A" { "B" } else { "A" });
+        assert!(is_bad_checksummed_secret(&forged));
+    }
+
+    #[test]
     fn generated_client_ids_are_well_formed_and_others_are_not() {
         for _ in 0..100 {
             assert!(ClientId::is_well_formed(ClientId::generate().as_str()));
@@ -188,12 +292,10 @@ mod tests {
     fn secrets_are_url_safe_and_carry_256_bits() {
         let s = ClientSecret::generate();
         let body = s.expose().strip_prefix(SECRET_PREFIX).unwrap();
-        assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32);
-        assert!(
-            s.expose()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        // 43 base62 characters: 43 × log2(62) > 256 bits, then the 6-digit checksum.
+        assert_eq!(body.len(), 43 + 6);
+        assert!(f64::from(43u8) * 62f64.log2() > 256.0);
+        assert!(s.expose()[4..].chars().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::domain::access::Catalog;
 use crate::store::accounts::{self, AuthRecord};
 use crate::store::changes::Change;
+use crate::store::personal_tokens::{self, PersonalTokenRow};
 use crate::store::{Store, StoreError};
 
 /// Entries kept before the cache starts over (bounds memory with millions of accounts).
@@ -26,9 +28,52 @@ pub struct AuthCache {
     /// Bumped on every invalidation; a fill that raced with one is not stored.
     epoch: AtomicU64,
     revoked: RwLock<HashMap<String, i64>>,
+    /// APIs, roles and nodes, loaded on first need and dropped with every account entry
+    /// (any change to them is an `AllAccounts` change).
+    catalog: RwLock<Option<Arc<Catalog>>>,
+    /// `<issuer>/api`, keygate's own API identifier.
+    keygate_identifier: String,
+    /// Personal access tokens by the keyed hash of their value.
+    personal: RwLock<HashMap<String, Arc<PersonalTokenRow>>>,
 }
 
 impl AuthCache {
+    /// An empty cache for an issuer whose own API identifier is `keygate_identifier`.
+    pub fn new(keygate_identifier: String) -> Self {
+        Self {
+            keygate_identifier,
+            ..Self::default()
+        }
+    }
+
+    /// keygate's own API identifier (`<issuer>/api`).
+    pub fn keygate_identifier(&self) -> &str {
+        &self.keygate_identifier
+    }
+
+    /// The current catalog of APIs, roles and nodes (from memory once loaded).
+    pub async fn catalog(&self, store: &Store) -> Result<Arc<Catalog>, StoreError> {
+        if let Some(c) = self
+            .catalog
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            return Ok(c.clone());
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let loaded =
+            Arc::new(crate::store::access::catalog(store.pool(), &self.keygate_identifier).await?);
+        let mut slot = self
+            .catalog
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            *slot = Some(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
     /// The account whose current or grace-period client ID is `client_id`.
     pub async fn by_client_id(
         &self,
@@ -39,7 +84,8 @@ impl AuthCache {
             return Ok(Some(hit.clone()));
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = accounts::auth_by_client_id(store.pool(), client_id).await?;
+        let catalog = self.catalog(store).await?;
+        let found = accounts::auth_by_client_id(store.pool(), &catalog, client_id).await?;
         Ok(found.map(|rec| self.fill(rec, epoch)))
     }
 
@@ -53,8 +99,48 @@ impl AuthCache {
             return Ok(Some(hit.clone()));
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let found = accounts::auth_by_id(store.pool(), id).await?;
+        let catalog = self.catalog(store).await?;
+        let found = accounts::auth_by_id(store.pool(), &catalog, id).await?;
         Ok(found.map(|rec| self.fill(rec, epoch)))
+    }
+
+    /// The personal access token whose keyed hash is `hash`.
+    pub async fn personal_token(
+        &self,
+        store: &Store,
+        hash: &str,
+    ) -> Result<Option<Arc<PersonalTokenRow>>, StoreError> {
+        if let Some(hit) = self
+            .personal
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(hash)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let Some(row) = personal_tokens::by_hash(store.pool(), hash).await? else {
+            return Ok(None);
+        };
+        let row = Arc::new(row);
+        let mut map = self
+            .personal
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+            map.insert(hash.to_owned(), row.clone());
+        }
+        Ok(Some(row))
+    }
+
+    fn drop_personal(&self, keep: impl Fn(&PersonalTokenRow) -> bool) {
+        self.personal
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, t| keep(t));
     }
 
     fn fill(&self, rec: AuthRecord, epoch: u64) -> Arc<AuthRecord> {
@@ -87,6 +173,7 @@ impl AuthCache {
     pub fn apply(&self, change: &Change) {
         match change {
             Change::Account(id) => {
+                self.drop_personal(|t| t.account_id != *id);
                 let mut e = self.write();
                 self.epoch.fetch_add(1, Ordering::AcqRel);
                 if let Some(rec) = e.by_id.remove(id) {
@@ -100,6 +187,14 @@ impl AuthCache {
                 let mut e = self.write();
                 self.epoch.fetch_add(1, Ordering::AcqRel);
                 *e = Entries::default();
+                *self
+                    .catalog
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            }
+            Change::PersonalToken(hash) => {
+                self.epoch.fetch_add(1, Ordering::AcqRel);
+                self.drop_personal(|t| t.token_hash != *hash);
             }
             // Trusted issuers are not accounts: `OAuth` reloads them.
             Change::TrustedIssuers => {}

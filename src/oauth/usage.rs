@@ -11,6 +11,7 @@ use crate::store::{Store, StoreError, accounts};
 pub struct UsageRecorder {
     pending: Mutex<HashMap<String, i64>>,
     keys: Mutex<HashMap<(String, String), i64>>,
+    personal: Mutex<HashMap<String, i64>>,
 }
 
 impl UsageRecorder {
@@ -38,8 +39,33 @@ impl UsageRecorder {
         *t = (*t).max(at);
     }
 
+    /// Notes that personal access token `id` was used at `at`.
+    pub fn record_personal(&self, id: &str, at: i64) {
+        let mut p = self
+            .personal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match p.get_mut(id) {
+            Some(t) => *t = (*t).max(at),
+            None => {
+                p.insert(id.to_owned(), at);
+            }
+        }
+    }
+
     /// Writes everything pending in one transaction.
     pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
+        let personal: Vec<(String, i64)> = self
+            .personal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .collect();
+        if !personal.is_empty() {
+            let mut tx = store.begin().await?;
+            crate::store::personal_tokens::record_last_used(&mut tx, &personal).await?;
+            tx.commit().await?;
+        }
         let keys: Vec<(String, String, i64)> = {
             let mut k = self
                 .keys

@@ -84,6 +84,7 @@ mod tests {
             exp,
             jti: "0.x".into(),
             scope: String::new(),
+            authorization_details: Vec::new(),
         })
     }
 

@@ -4,6 +4,7 @@ use sqlx::{AnyPool, Row as _};
 use tracing::instrument;
 
 use super::{StoreError, Tx, like_escape, placeholders};
+use crate::domain::access::{self, ApiAccess, Catalog, KEYGATE_API_ID};
 use crate::domain::account::name_key;
 
 /// A service account as stored, without its secret hash.
@@ -36,16 +37,13 @@ pub struct AccountRow {
     pub last_used_at: Option<i64>,
     /// How it authenticates: `client_secret_basic` or `private_key_jwt`.
     pub auth_method: String,
+    /// The API it is bound to (its product), if any.
+    pub api_id: Option<String>,
+    /// Why keygate itself disabled it (a reported leak), until an administrator acts.
+    pub disabled_reason: Option<String>,
 }
 
-/// A role as listed beside an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleRef {
-    /// Role id.
-    pub id: String,
-    /// Role name.
-    pub name: String,
-}
+pub use crate::domain::access::NameRef as RoleRef;
 
 /// An account with its directly assigned roles.
 #[derive(Debug, Clone)]
@@ -88,10 +86,25 @@ pub struct AuthRecord {
     /// Generation of the account's tokens: disabling and regenerating move it on, and a
     /// token minted under an older generation is dead.
     pub token_generation: i64,
-    /// Effective roles (direct and through groups), by name, sorted.
-    pub roles: Vec<String>,
-    /// Effective permissions, sorted, without duplicates.
-    pub permissions: Vec<String>,
+    /// The product it is bound to: `(API id, identifier)`.
+    pub product: Option<(String, String)>,
+    /// What it may do, per API (direct bindings and through groups; see `domain::access`).
+    pub access: Vec<ApiAccess>,
+}
+
+impl AuthRecord {
+    /// Its access to the API with identifier `identifier`, if it holds anything there.
+    pub fn access_to(&self, identifier: &str) -> Option<&ApiAccess> {
+        self.access.iter().find(|a| a.identifier == identifier)
+    }
+
+    /// keygate's own permissions it holds (at the root: keygate's roles bind only there).
+    pub fn keygate_permissions(&self) -> &[String] {
+        self.access
+            .iter()
+            .find(|a| a.api_id == KEYGATE_API_ID)
+            .map_or(&[], |a| a.root.as_slice())
+    }
 }
 
 impl std::fmt::Debug for AuthRecord {
@@ -309,7 +322,7 @@ impl ListSql {
 
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
      old_expires_at, token_lifetime_secs, token_generation, created_at, updated_at, last_used_at, \
-     auth_method";
+     auth_method, api_id, disabled_reason";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
@@ -326,6 +339,8 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
         updated_at: row.try_get("updated_at")?,
         last_used_at: row.try_get("last_used_at")?,
         auth_method: row.try_get("auth_method")?,
+        api_id: row.try_get("api_id")?,
+        disabled_reason: row.try_get("disabled_reason")?,
     })
 }
 
@@ -427,54 +442,56 @@ pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), Sto
 #[instrument(skip_all)]
 pub async fn auth_by_client_id(
     pool: &AnyPool,
+    catalog: &Catalog,
     client_id: &str,
 ) -> Result<Option<AuthRecord>, StoreError> {
-    auth_where(pool, "client_id = $1 or old_client_id = $1", client_id).await
+    auth_where(
+        pool,
+        catalog,
+        "client_id = $1 or old_client_id = $1",
+        client_id,
+    )
+    .await
 }
 
 /// The account with id `id`, as the token verifier needs it.
 #[instrument(skip_all)]
-pub async fn auth_by_id(pool: &AnyPool, id: &str) -> Result<Option<AuthRecord>, StoreError> {
-    auth_where(pool, "id = $1", id).await
+pub async fn auth_by_id(
+    pool: &AnyPool,
+    catalog: &Catalog,
+    id: &str,
+) -> Result<Option<AuthRecord>, StoreError> {
+    auth_where(pool, catalog, "id = $1", id).await
 }
 
 async fn auth_where(
     pool: &AnyPool,
+    catalog: &Catalog,
     condition: &'static str,
     value: &str,
 ) -> Result<Option<AuthRecord>, StoreError> {
     let sql = format!(
         "select id, name, enabled, client_id, secret_hash, old_client_id, old_secret_hash, \
-         old_expires_at, token_lifetime_secs, token_generation, auth_method \
+         old_expires_at, token_lifetime_secs, token_generation, auth_method, api_id \
          from service_accounts where {condition}"
     );
     let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
         return Ok(None);
     };
     let id: String = row.try_get("id")?;
-    let grants = sqlx::query(
-        "select r.name as role_name, rp.permission as permission \
-         from roles r left join role_permissions rp on rp.role_id = r.id \
-         where r.id in (select role_id from account_roles where account_id = $1 \
-                        union select gr.role_id from group_roles gr \
-                        join account_groups ag on ag.group_id = gr.group_id \
-                        where ag.account_id = $1)",
-    )
-    .bind(&id)
-    .fetch_all(pool)
-    .await?;
-    let mut roles = Vec::new();
-    let mut permissions = Vec::new();
-    for g in &grants {
-        roles.push(g.try_get::<String, _>("role_name")?);
-        if let Some(p) = g.try_get::<Option<String>, _>("permission")? {
-            permissions.push(p);
-        }
-    }
-    roles.sort();
-    roles.dedup();
-    permissions.sort();
-    permissions.dedup();
+    let product = row
+        .try_get::<Option<String>, _>("api_id")?
+        .and_then(|p| catalog.api(&p))
+        .map(|a| (a.id.clone(), a.identifier.clone()));
+    let direct = super::access::account_bindings(pool, &id).await?;
+    let groups = super::access::account_groups(pool, &id).await?;
+    let grants = access::grants(
+        catalog,
+        &direct,
+        &groups,
+        product.as_ref().map(|(p, _)| p.as_str()),
+    );
+    let access = access::access(catalog, &grants);
     let keys = super::client_keys::of_account(pool, &id).await?;
     let federated = super::federation::credentials_of_account(pool, &id).await?;
     Ok(Some(AuthRecord {
@@ -491,8 +508,8 @@ async fn auth_where(
         old_expires_at: row.try_get("old_expires_at")?,
         token_lifetime_secs: row.try_get("token_lifetime_secs")?,
         token_generation: row.try_get("token_generation")?,
-        roles,
-        permissions,
+        product,
+        access,
     }))
 }
 
@@ -794,7 +811,8 @@ pub async fn set_enabled(
     now: i64,
 ) -> Result<bool, StoreError> {
     let sql = if enabled {
-        "update service_accounts set enabled = 1, updated_at = $2 where id = $1"
+        "update service_accounts set enabled = 1, disabled_reason = null, updated_at = $2 \
+         where id = $1"
     } else {
         "update service_accounts set enabled = 0, token_generation = token_generation + 1, \
          old_client_id = null, old_secret_hash = null, old_expires_at = null, updated_at = $2 \
@@ -825,7 +843,7 @@ pub async fn replace_credentials(
            old_secret_hash = case when $4 > 0 then secret_hash else null end, \
            old_expires_at = case when $4 > 0 then $4 else null end, \
            client_id = $2, secret_hash = $3, token_generation = token_generation + 1, \
-           updated_at = $5 \
+           disabled_reason = null, updated_at = $5 \
          where id = $1",
     )
     .bind(id)
@@ -836,6 +854,41 @@ pub async fn replace_credentials(
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The id and name of the account whose current or previous secret hashes to `hash`.
+#[instrument(skip_all)]
+pub async fn by_secret_hash(
+    pool: &AnyPool,
+    hash: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(sqlx::query(
+        "select id, name from service_accounts where secret_hash = $1 or old_secret_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| Ok::<_, sqlx::Error>((r.try_get("id")?, r.try_get("name")?)))
+    .transpose()?)
+}
+
+/// Disables an account (as [`set_enabled`] does) and records why.
+#[instrument(skip_all)]
+pub async fn disable_because(
+    tx: &mut Tx,
+    id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if !set_enabled(tx, id, false, now).await? {
+        return Ok(false);
+    }
+    sqlx::query("update service_accounts set disabled_reason = $2 where id = $1")
+        .bind(id)
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
 }
 
 /// Deletes an account with its role and group memberships and revocation records.
@@ -958,8 +1011,11 @@ pub async fn id_by_client_id(
 pub async fn held_role_ids(pool: &AnyPool, id: &str) -> Result<Vec<String>, StoreError> {
     let rows = sqlx::query(
         "select role_id from account_roles where account_id = $1 \
+         union select role_id from account_bindings where account_id = $1 \
          union select gr.role_id from group_roles gr \
-         join account_groups ag on ag.group_id = gr.group_id where ag.account_id = $1",
+         join account_groups ag on ag.group_id = gr.group_id where ag.account_id = $1 \
+         union select gb.role_id from group_bindings gb \
+         join account_groups ag on ag.group_id = gb.group_id where ag.account_id = $1",
     )
     .bind(id)
     .fetch_all(pool)

@@ -23,6 +23,8 @@ pub enum Change {
     TrustedIssuers,
     /// A signing key was rotated in: load the published keys again.
     SigningKeys,
+    /// A personal access token (by the hash of its value) was deleted.
+    PersonalToken(String),
 }
 
 impl Change {
@@ -33,6 +35,7 @@ impl Change {
             Self::TokenRevoked(jti) => ("token_revoked", jti),
             Self::TrustedIssuers => ("trusted_issuers", ""),
             Self::SigningKeys => ("signing_keys", ""),
+            Self::PersonalToken(hash) => ("personal_token", hash),
         }
     }
 
@@ -43,6 +46,7 @@ impl Change {
             "token_revoked" => Some(Self::TokenRevoked(key)),
             "trusted_issuers" => Some(Self::TrustedIssuers),
             "signing_keys" => Some(Self::SigningKeys),
+            "personal_token" => Some(Self::PersonalToken(key)),
             _ => None,
         }
     }

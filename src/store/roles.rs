@@ -5,27 +5,14 @@ use tracing::instrument;
 
 use super::StoreError;
 
-/// A role with its permissions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleRow {
-    /// Role id (`builtin-…` for built-in roles, a UUID otherwise).
-    pub id: String,
-    /// Unique name.
-    pub name: String,
-    /// What the role is for.
-    pub description: String,
-    /// Built-in roles cannot be changed or deleted.
-    pub builtin: bool,
-    /// Permissions, sorted.
-    pub permissions: Vec<String>,
-}
+pub use crate::domain::access::Role as RoleRow;
 
 /// Every role, sorted by name, with its permissions.
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool) -> Result<Vec<RoleRow>, StoreError> {
     let rows = sqlx::query(
         "select r.id as id, r.name as name, r.description as description, r.builtin as builtin, \
-         rp.permission as permission \
+         r.api_id as api_id, rp.permission as permission \
          from roles r left join role_permissions rp on rp.role_id = r.id \
          order by lower(r.name), r.id, rp.permission",
     )
@@ -40,6 +27,7 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<RoleRow>, StoreError> {
                 name: row.try_get("name")?,
                 description: row.try_get("description")?,
                 builtin: row.try_get::<i64, _>("builtin")? != 0,
+                api_id: row.try_get("api_id")?,
                 permissions: Vec::new(),
             });
         }
@@ -64,13 +52,14 @@ pub async fn by_ids(pool: &AnyPool, ids: &[String]) -> Result<Vec<RoleRow>, Stor
 #[instrument(skip_all)]
 pub async fn insert(tx: &mut super::Tx, role: &RoleRow, now: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "insert into roles (id, name, description, builtin, created_at, updated_at) \
-         values ($1, $2, $3, 0, $4, $4)",
+        "insert into roles (id, name, description, builtin, created_at, updated_at, api_id) \
+         values ($1, $2, $3, 0, $4, $4, $5)",
     )
     .bind(&role.id)
     .bind(&role.name)
     .bind(&role.description)
     .bind(now)
+    .bind(&role.api_id)
     .execute(&mut **tx)
     .await?;
     set_permissions(tx, &role.id, &role.permissions).await
@@ -80,13 +69,14 @@ pub async fn insert(tx: &mut super::Tx, role: &RoleRow, now: i64) -> Result<(), 
 #[instrument(skip_all)]
 pub async fn update(tx: &mut super::Tx, role: &RoleRow, now: i64) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "update roles set name = $2, description = $3, updated_at = $4 \
+        "update roles set name = $2, description = $3, updated_at = $4, api_id = $5 \
          where id = $1 and builtin = 0",
     )
     .bind(&role.id)
     .bind(&role.name)
     .bind(&role.description)
     .bind(now)
+    .bind(&role.api_id)
     .execute(&mut **tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -121,6 +111,8 @@ pub async fn delete(tx: &mut super::Tx, id: &str) -> Result<bool, StoreError> {
     for sql in [
         "delete from account_roles where role_id = $1",
         "delete from group_roles where role_id = $1",
+        "delete from account_bindings where role_id = $1",
+        "delete from group_bindings where role_id = $1",
         "delete from user_roles where role_id = $1",
         "delete from role_permissions where role_id = $1",
     ] {
@@ -137,8 +129,10 @@ pub async fn delete(tx: &mut super::Tx, id: &str) -> Result<bool, StoreError> {
 #[instrument(skip_all)]
 pub async fn holders(pool: &AnyPool, id: &str) -> Result<(i64, i64, i64), StoreError> {
     let row = sqlx::query(
-        "select (select count(*) from account_roles where role_id = $1) as accounts, \
-                (select count(*) from group_roles where role_id = $1) as groups_, \
+        "select (select count(*) from account_roles where role_id = $1) \
+              + (select count(*) from account_bindings where role_id = $1) as accounts, \
+                (select count(*) from group_roles where role_id = $1) \
+              + (select count(*) from group_bindings where role_id = $1) as groups_, \
                 (select count(*) from user_roles where role_id = $1) as users",
     )
     .bind(id)

@@ -95,20 +95,6 @@ pub async fn count(pool: &AnyPool) -> Result<i64, StoreError> {
         .try_get("n")?)
 }
 
-/// Permissions the user holds through their roles.
-#[instrument(skip_all)]
-pub async fn permissions(pool: &AnyPool, user_id: &str) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
-        "select distinct rp.permission as permission from user_roles ur \
-         join role_permissions rp on rp.role_id = ur.role_id where ur.user_id = $1 \
-         order by rp.permission",
-    )
-    .bind(user_id)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get("permission")?)).collect()
-}
-
 /// A console session joined with its user.
 #[derive(Clone)]
 pub struct SessionRow {
@@ -288,6 +274,7 @@ pub async fn role_ids(pool: &AnyPool, user_id: &str) -> Result<Vec<String>, Stor
 
 const USER_MANAGERS: &str = "select distinct u.id as id from console_users u \
      join user_roles ur on ur.user_id = u.id \
+     join roles r on r.id = ur.role_id and r.api_id = 'builtin-keygate' \
      join role_permissions rp on rp.role_id = ur.role_id \
      where u.enabled = 1 and rp.permission = 'users:write' order by u.id";
 

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod federation;
 pub mod keys;
 pub mod signing_keys;
+pub mod personal_tokens;
 pub mod spec;
 
 use axum::Router;
@@ -45,6 +46,8 @@ async fn openapi(State(app): State<AppState>) -> axum::Json<serde_json::Value> {
 pub enum ApiError {
     /// No bearer token at all: the challenge carries no error code (RFC 6750 §3.1).
     MissingToken,
+    /// A live keygate token for another API than keygate's own.
+    WrongAudience,
     /// Malformed, expired or revoked bearer token (RFC 6750 §3.1).
     InvalidToken,
     /// The token lacks a permission.
@@ -109,7 +112,16 @@ impl From<OAuthError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let missing = matches!(self, Self::MissingToken);
+        let wrong_audience = matches!(self, Self::WrongAudience);
         let (status, code, message, field) = match self {
+            Self::WrongAudience => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the token is not for this API: request one with resource set to this API's \
+                 identifier"
+                    .to_owned(),
+                None,
+            ),
             Self::MissingToken | Self::InvalidToken => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -157,6 +169,8 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             let challenge = if missing {
                 r#"Bearer realm="keygate""#
+            } else if wrong_audience {
+                r#"Bearer realm="keygate", error="invalid_token", error_description="the token is not for this API""#
             } else {
                 r#"Bearer realm="keygate", error="invalid_token""#
             };
@@ -213,14 +227,41 @@ where
     }
 }
 
+/// For PATCH fields where `null` means "clear" and absence "leave as is": present fields,
+/// `null` included, become `Some`.
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such API route".into())
 }
 
-/// The verified bearer token of the request (`Authorization: Bearer …`).
+/// The verified bearer token of the request (`Authorization: Bearer …`), for keygate's own
+/// API (`aud` = `<issuer>/api`): what every route but whoami and session end requires.
 pub struct Bearer(pub VerifiedToken);
 
 impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let AnyBearer(token) = AnyBearer::from_request_parts(parts, app).await?;
+        if !token.is_for(app.oauth.keygate_identifier()) {
+            return Err(ApiError::WrongAudience);
+        }
+        Ok(Self(token))
+    }
+}
+
+/// Any live keygate access token, whatever its API: whoami and session end concern the
+/// token itself.
+pub struct AnyBearer(pub VerifiedToken);
+
+impl FromRequestParts<AppState> for AnyBearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
@@ -240,32 +281,34 @@ impl FromRequestParts<AppState> for Bearer {
         app.oauth
             .verify(token.trim())
             .await
-            .map(Bearer)
+            .map(AnyBearer)
             .map_err(|_| ApiError::InvalidToken)
     }
 }
 
 /// `GET /api/v1/whoami`: the account behind the token, its roles and what the token allows.
-async fn whoami(Bearer(token): Bearer) -> Response {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(serde_json::json!({
-            "id": token.account.id,
-            "name": token.account.name,
-            "client_id": token.claims.client_id,
-            "roles": token.account.roles,
-            "permissions": token.permissions,
-            "expires_at": token.claims.exp,
-        })),
-    )
-        .into_response()
+/// Roles and permissions are those of the token's API (`aud`), as they stand now.
+async fn whoami(AnyBearer(token): AnyBearer) -> Response {
+    let mut body = serde_json::json!({
+        "id": token.account.id,
+        "name": token.account.name,
+        "client_id": token.claims.client_id,
+        "aud": token.claims.aud,
+        "roles": token.roles(),
+        "permissions": token.permissions,
+        "expires_at": token.claims.exp,
+    });
+    if !token.details.is_empty() {
+        body["authorization_details"] = serde_json::json!(token.details);
+    }
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
 /// `DELETE /api/v1/session`: the token revokes itself.
 async fn end_session(
     State(app): State<AppState>,
     Source(source): Source,
-    Bearer(token): Bearer,
+    AnyBearer(token): AnyBearer,
 ) -> Result<StatusCode, ApiError> {
     app.oauth.revoke_verified(&token, &source).await?;
     Ok(StatusCode::NO_CONTENT)

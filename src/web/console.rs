@@ -4,8 +4,10 @@
 pub mod access;
 pub mod account;
 pub mod accounts;
+pub mod apis;
 pub mod auth;
 pub mod federation;
+pub mod bindings;
 pub mod keys;
 pub mod signing_keys;
 pub mod users;
@@ -108,6 +110,40 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/service-accounts/{id}/sessions/revoke-all",
             get(account::confirm_revoke_all).post(account::revoke_all_sessions),
+        )
+        .route(
+            "/settings/service-accounts/{id}/bindings",
+            post(bindings::add_binding),
+        )
+        .route(
+            "/settings/service-accounts/{id}/bindings/remove",
+            post(bindings::remove_binding),
+        )
+        .route("/settings/apis", get(apis::list_apis))
+        .route(
+            "/settings/apis/new",
+            get(apis::new_api).post(apis::create_api),
+        )
+        .route(
+            "/settings/apis/{id}/edit",
+            get(apis::edit_api).post(apis::save_api),
+        )
+        .route(
+            "/settings/apis/{id}/delete",
+            get(apis::confirm_delete_api).post(apis::delete_api),
+        )
+        .route("/settings/hierarchy", get(apis::list_nodes))
+        .route(
+            "/settings/hierarchy/new",
+            get(apis::new_node).post(apis::create_node),
+        )
+        .route(
+            "/settings/hierarchy/{id}/edit",
+            get(apis::edit_node).post(apis::save_node),
+        )
+        .route(
+            "/settings/hierarchy/{id}/delete",
+            get(apis::confirm_delete_node).post(apis::delete_node),
         )
         .route("/settings/roles", get(access::list_roles))
         .route(

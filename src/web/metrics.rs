@@ -188,6 +188,8 @@ pub fn token_error_result(e: &OAuthError) -> &'static str {
         OAuthError::InvalidToken => "invalid_token",
         OAuthError::UnsupportedGrantType => "unsupported_grant_type",
         OAuthError::InvalidScope => "invalid_scope",
+        OAuthError::InvalidTarget => "invalid_target",
+        OAuthError::InvalidGrant => "invalid_grant",
         OAuthError::UnauthorizedClient(_) => "unauthorized_client",
         OAuthError::InsufficientScope(_) => "insufficient_scope",
         OAuthError::Internal(StoreError::Unavailable(_)) => "temporarily_unavailable",

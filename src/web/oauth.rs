@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/oauth/token", post(issue_token))
         .route("/oauth/revoke", post(revoke_token))
         .route("/oauth/introspect", post(introspect_token))
+        .route("/oauth/leaked", post(report_leaked))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/.well-known/oauth-authorization-server", get(metadata))
 }
@@ -98,6 +99,16 @@ impl IntoResponse for OAuthErrorResponse {
             OAuthError::InvalidScope => (
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",
+                self.error.to_string(),
+            ),
+            OAuthError::InvalidGrant => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                self.error.to_string(),
+            ),
+            OAuthError::InvalidTarget => (
+                StatusCode::BAD_REQUEST,
+                "invalid_target",
                 self.error.to_string(),
             ),
             OAuthError::UnauthorizedClient(_) => (
@@ -233,6 +244,10 @@ async fn read_params(
         BodyKind::Form => {
             for (k, v) in form_urlencoded::parse(&bytes) {
                 if !params.insert(k.to_string(), v.into_owned()) {
+                    // RFC 8707 §2: a token is for one resource here.
+                    if matches!(&*k, "resource" | "audience") {
+                        return Err(OAuthError::InvalidTarget.into());
+                    }
                     return Err(invalid_request(format!("the parameter {k} is repeated")));
                 }
             }
@@ -249,6 +264,16 @@ async fn read_params(
                         params.insert(k, s);
                     }
                     serde_json::Value::Null => {}
+                    serde_json::Value::Array(a)
+                        if matches!(k.as_str(), "resource" | "audience") =>
+                    {
+                        match <[serde_json::Value; 1]>::try_from(a) {
+                            Ok([serde_json::Value::String(s)]) => {
+                                params.insert(k, s);
+                            }
+                            _ => return Err(OAuthError::InvalidTarget.into()),
+                        }
+                    }
                     _ => {
                         return Err(invalid_request(format!(
                             "the parameter {k} must be a string"
@@ -440,6 +465,10 @@ async fn grant_token(
     let (params, kind) = read_params(headers, body, true).await?;
     match params.get("grant_type") {
         Some("client_credentials") => {}
+        Some(TOKEN_EXCHANGE) => {
+            *method = "personal_token";
+            return exchange_token(app, &params).await;
+        }
         None if kind == BodyKind::Json => {}
         None => return Err(invalid_request("the grant_type parameter is missing")),
         Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
@@ -465,13 +494,142 @@ async fn grant_token(
             authenticate(app, creds, &source).await?
         }
     };
-    let issued = app.oauth.issue(&rec, &client_id, params.get("scope"))?;
+    // RFC 8707's `resource`, or `audience` as Auth0's clients send it: one of them, once.
+    let resource = match (params.get("resource"), params.get("audience")) {
+        (Some(_), Some(_)) => return Err(OAuthError::InvalidTarget.into()),
+        (r, a) => r.or(a),
+    };
+    let issued = app
+        .oauth
+        .issue(&rec, &client_id, params.get("scope"), resource)?;
     // Let the other requests that are ready mint theirs before this response is written, so
     // that under load responses leave in bursts: one wake-up of the peer and one trip through
     // the network stack's queues per burst rather than per token (+12-15 % grants/s on
     // loopback; see docs/performance.md). When idle this costs one pass of the scheduler.
     tokio::task::yield_now().await;
     Ok(json_body_no_store(issued.to_json()))
+}
+
+/// Body of `POST /oauth/leaked`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeakReport {
+    credentials: Vec<String>,
+}
+
+/// `POST /oauth/leaked` (unauthenticated, limited per address): `{"credentials": [...]}`.
+/// Every live keygate client secret or personal token listed stops working at once. The
+/// answer to a well-formed report is always `202 {}`, whatever it held.
+async fn report_leaked(
+    State(app): State<AppState>,
+    Source(source): Source,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, OAuthErrorResponse> {
+    if let Err(wait) = app
+        .oauth
+        .leak_reports()
+        .allow(&source, crate::domain::now_ms())
+    {
+        let mut res = (
+            StatusCode::TOO_MANY_REQUESTS,
+            no_store(),
+            axum::Json(serde_json::json!({
+                "error": "slow_down",
+                "error_description": "too many reports from this address; retry later",
+            })),
+        )
+            .into_response();
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return Ok(res);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    if !is_json {
+        return Err(invalid_request("Content-Type must be application/json"));
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        invalid_request(format!("the request body is larger than {MAX_BODY} bytes"))
+    })?;
+    let report: LeakReport = serde_json::from_slice(&bytes).map_err(|_| {
+        invalid_request("the body must be {\"credentials\": [\"…\"]}, a list of strings")
+    })?;
+    if report.credentials.len() > crate::admin::leaks::MAX_REPORTED
+        || report.credentials.iter().any(|c| c.len() > 512)
+    {
+        return Err(invalid_request(format!(
+            "report at most {} credentials of at most 512 bytes each",
+            crate::admin::leaks::MAX_REPORTED
+        )));
+    }
+    app.admin
+        .report_leaked(&source, &report.credentials)
+        .await
+        .map_err(|e| match e {
+            crate::admin::AdminError::Store(s) => OAuthError::Internal(s),
+            other => OAuthError::Internal(crate::store::StoreError::Corrupt(other.to_string())),
+        })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        no_store(),
+        axum::Json(serde_json::json!({})),
+    )
+        .into_response())
+}
+
+/// RFC 8693's grant type.
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 8693's type of an access token (a personal access token is one).
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// RFC 8693 token exchange: a personal access token (the credential itself: no client
+/// authentication) for a short-lived JWT that APIs verify locally.
+async fn exchange_token(app: &AppState, params: &Params) -> Result<Response, OAuthErrorResponse> {
+    let subject = params
+        .get("subject_token")
+        .ok_or_else(|| invalid_request("the subject_token parameter is missing"))?;
+    match params.get("subject_token_type") {
+        Some(ACCESS_TOKEN_TYPE) => {}
+        Some(_) => {
+            return Err(invalid_request(format!(
+                "subject_token_type must be {ACCESS_TOKEN_TYPE}"
+            )));
+        }
+        None => {
+            return Err(invalid_request(
+                "the subject_token_type parameter is missing",
+            ));
+        }
+    }
+    if params
+        .get("requested_token_type")
+        .is_some_and(|t| t != ACCESS_TOKEN_TYPE)
+    {
+        return Err(invalid_request(format!(
+            "requested_token_type must be {ACCESS_TOKEN_TYPE}"
+        )));
+    }
+    let issued = app.oauth.exchange(subject, params.get("scope")).await?;
+    let mut body = serde_json::json!({
+        "access_token": issued.access_token,
+        "issued_token_type": ACCESS_TOKEN_TYPE,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    });
+    if !issued.authorization_details.is_empty() {
+        body["authorization_details"] = serde_json::json!(issued.authorization_details);
+    }
+    Ok(json_body_no_store(body.to_string().into_bytes()))
 }
 
 /// A 200 response with `no_store()` and the JSON `body`.
@@ -532,11 +690,14 @@ async fn introspect_token(
                 challenge: Challenge::Bearer,
                 ..OAuthError::InvalidToken.into()
             })?;
-        caller.permissions.contains(TOKENS_INTROSPECT)
+        caller.is_for(app.oauth.keygate_identifier())
+            && caller.permissions.contains(TOKENS_INTROSPECT)
     } else {
         let creds = client_credentials(&headers, &params)?;
         let (rec, _) = authenticate(&app, creds, &source).await?;
-        rec.permissions.iter().any(|p| p == TOKENS_INTROSPECT)
+        rec.keygate_permissions()
+            .iter()
+            .any(|p| p == TOKENS_INTROSPECT)
     };
     if !permitted {
         return Err(OAuthError::InsufficientScope(TOKENS_INTROSPECT).into());
@@ -577,13 +738,14 @@ pub(super) async fn metadata(State(app): State<AppState>) -> Response {
         "jwks_uri": url(".well-known/jwks.json"),
         "revocation_endpoint": url("oauth/revoke"),
         "introspection_endpoint": url("oauth/introspect"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", TOKEN_EXCHANGE],
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": token_methods,
         "token_endpoint_auth_signing_alg_values_supported": crate::oauth::assertion::ALGORITHMS,
         "revocation_endpoint_auth_methods_supported": methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
         "access_token_signing_alg_values_supported": ["ES256"],
+        "authorization_details_types_supported": [crate::domain::access::NODE_DETAIL_TYPE],
     }))
     .into_response()
 }

@@ -17,6 +17,7 @@ use crate::helpers::TestApp;
 /// console as (path, its heading).
 pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)> {
     let admin = &app.state.admin;
+    let api = app.api_defining(&["deploy:run"]).await;
     let role = admin
         .create_role(
             &Actor::system(),
@@ -24,6 +25,7 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
                 name: "Deployer".into(),
                 description: "Runs deployments".into(),
                 permissions: vec!["deploy:run".into()],
+                api: Some(api.clone()),
             },
         )
         .await
@@ -38,6 +40,19 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
                 description: "Operations".into(),
                 role_ids: vec![role.clone()],
                 member_ids: vec![account_id.to_owned()],
+                bindings: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let node = admin
+        .create_node(
+            &Actor::system(),
+            keygate::admin::access::NodeInput {
+                name: Some("acme".into()),
+                kind: Some("Company".into()),
+                parent: None,
             },
         )
         .await
@@ -75,6 +90,14 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         ("/settings/groups/new".to_owned(), "Add Group"),
         (format!("/settings/groups/{group}/edit"), "Edit ops"),
         (format!("/settings/groups/{group}/delete"), "Delete ops?"),
+        ("/settings/apis".to_owned(), "APIs"),
+        ("/settings/apis/new".to_owned(), "Add API"),
+        (format!("/settings/apis/{api}/edit"), "Edit Test API"),
+        (format!("/settings/apis/{api}/delete"), "Delete Test API?"),
+        ("/settings/hierarchy".to_owned(), "Hierarchy"),
+        ("/settings/hierarchy/new".to_owned(), "Add node"),
+        (format!("/settings/hierarchy/{node}/edit"), "Edit acme"),
+        (format!("/settings/hierarchy/{node}/delete"), "Delete acme?"),
         ("/settings/users".to_owned(), "Console Users"),
         (format!("/settings/users/{auditor}/roles"), "auditor"),
         ("/settings/audit".to_owned(), "Audit Log"),

@@ -276,6 +276,9 @@ async fn accounts_are_named_by_id_name_or_client_id_and_an_unknown_one_is_an_err
 #[tokio::test]
 async fn roles_create_makes_a_role_that_can_be_given() {
     let app = TestApp::spawn().await;
+    let api = app
+        .api_defining(&["reports:read", "reports:write", "x:y"])
+        .await;
     let run = keygate(
         &app,
         &[
@@ -283,6 +286,8 @@ async fn roles_create_makes_a_role_that_can_be_given() {
             "create",
             "--name",
             "Reports",
+            "--api",
+            crate::helpers::TEST_API_NAME,
             "--description",
             "for the reports API",
             "--permission",
@@ -308,6 +313,7 @@ async fn roles_create_makes_a_role_that_can_be_given() {
         .find(|r| r.name == "Reports")
         .expect("the role exists");
     assert!(!role.builtin);
+    assert_eq!(role.api_id, api);
     assert_eq!(role.description, "for the reports API");
     assert_eq!(role.permissions, vec!["reports:read", "reports:write"]);
 
@@ -341,13 +347,16 @@ async fn roles_create_makes_a_role_that_can_be_given() {
     assert_system_event(&e, "role.created");
     assert_system_event(&events(&app, &c.id).await, "service_account.created");
 
-    // A duplicate or a bad permission: exit 1, nothing created.
+    // A duplicate, a bad permission, one the API does not define, or an unknown API: exit
+    // 1, nothing created.
     for args in [
         &[
             "roles",
             "create",
             "--name",
             "reports",
+            "--api",
+            &api,
             "--permission",
             "x:y",
         ][..],
@@ -356,10 +365,41 @@ async fn roles_create_makes_a_role_that_can_be_given() {
             "create",
             "--name",
             "Broken",
+            "--api",
+            &api,
             "--permission",
             "has space",
         ][..],
-        &["roles", "create", "--name", "", "--permission", "x:y"][..],
+        &[
+            "roles",
+            "create",
+            "--name",
+            "Broken",
+            "--api",
+            &api,
+            "--permission",
+            "undefined:perm",
+        ][..],
+        &[
+            "roles",
+            "create",
+            "--name",
+            "Broken",
+            "--api",
+            "no such API",
+            "--permission",
+            "x:y",
+        ][..],
+        &[
+            "roles",
+            "create",
+            "--name",
+            "",
+            "--api",
+            &api,
+            "--permission",
+            "x:y",
+        ][..],
     ] {
         let run = keygate(&app, args).await;
         assert_eq!(run.code, Some(1), "{args:?}: {run:?}");

@@ -15,6 +15,7 @@ use crate::helpers::{Creds, Resp, TestApp};
 // Helpers
 
 async fn system_role(app: &TestApp, name: &str, permissions: &[&str]) -> String {
+    let api = app.api_defining(permissions).await;
     app.state
         .admin
         .create_role(
@@ -23,6 +24,7 @@ async fn system_role(app: &TestApp, name: &str, permissions: &[&str]) -> String 
                 name: name.to_owned(),
                 description: String::new(),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                api: Some(api),
             },
         )
         .await
@@ -41,6 +43,7 @@ async fn system_group(app: &TestApp, name: &str, role_ids: &[&str], members: &[&
                 description: String::new(),
                 role_ids: role_ids.iter().map(|r| (*r).to_owned()).collect(),
                 member_ids: members.iter().map(|m| (*m).to_owned()).collect(),
+                bindings: None,
             },
         )
         .await
@@ -198,7 +201,9 @@ async fn the_roles_page_lists_built_ins_read_only_and_custom_roles_with_edit_and
             &[
                 ("csrf", &csrf),
                 ("name", "Auditor"),
-                ("permissions", "audit:read x:y"),
+                ("api", "builtin-keygate"),
+                ("perm", "builtin-keygate audit:read"),
+                ("perm", "builtin-keygate users:write"),
             ],
         )
         .await;
@@ -216,10 +221,26 @@ async fn the_roles_page_lists_built_ins_read_only_and_custom_roles_with_edit_and
 #[tokio::test]
 async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_counts_holders() {
     let app = TestApp::spawn().await;
+    let api = app.api_defining(&["invoices:read", "invoices:write"]).await;
     let mut b = signed_in_admin(&app).await;
     let form = assert_ok_page(&b.get("/settings/roles/new").await);
     assert!(form.contains("Add Role"));
+    // The API to choose, and every API's permissions as checkboxes.
+    assert!(
+        form.contains(&format!("<option value=\"{api}\">")),
+        "{form}"
+    );
+    assert!(
+        form.contains(&format!("value=\"{api} invoices:write\">")),
+        "{form}"
+    );
+    assert!(
+        form.contains("value=\"builtin-keygate audit:read\">"),
+        "{form}"
+    );
     let csrf = csrf_of(&form);
+    let read = format!("{api} invoices:read");
+    let write = format!("{api} invoices:write");
     let res = b
         .post(
             "/settings/roles/new",
@@ -227,10 +248,11 @@ async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_coun
                 ("csrf", &csrf),
                 ("name", "Invoices"),
                 ("description", "for the billing API"),
-                (
-                    "permissions",
-                    "invoices:read\r\ninvoices:write, invoices:read",
-                ),
+                ("api", &api),
+                ("perm", &read),
+                ("perm", &write),
+                // Ticked under another API: not kept.
+                ("perm", "builtin-keygate audit:read"),
             ],
         )
         .await;
@@ -252,7 +274,22 @@ async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_coun
     let form = assert_ok_page(&b.get(&format!("/settings/roles/{id}/edit")).await);
     assert!(form.contains("value=\"Invoices\""), "{form}");
     assert!(form.contains("for the billing API"));
-    assert!(form.contains("invoices:read\ninvoices:write"), "{form}");
+    assert!(
+        form.contains(&format!("<option value=\"{api}\" selected>")),
+        "{form}"
+    );
+    assert!(
+        form.contains(&format!("value=\"{read}\" checked>")),
+        "{form}"
+    );
+    assert!(
+        form.contains(&format!("value=\"{write}\" checked>")),
+        "{form}"
+    );
+    assert!(
+        form.contains("value=\"builtin-keygate audit:read\">"),
+        "{form}"
+    );
     let res = b
         .post(
             &format!("/settings/roles/{id}/edit"),
@@ -260,7 +297,8 @@ async fn a_custom_role_is_added_edited_and_deleted_with_a_confirmation_that_coun
                 ("csrf", &csrf),
                 ("name", "Invoicing"),
                 ("description", ""),
-                ("permissions", "invoices:read"),
+                ("api", &api),
+                ("perm", &read),
             ],
         )
         .await;
@@ -313,10 +351,14 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
     )
     .await;
     console_user(&app, "definer", &["Role Definer"]).await;
+    let api = app.api_defining(&["ok:fine", "reports:read"]).await;
+    let ok = format!("{api} ok:fine");
     let mut b = signed_in_admin(&app).await;
     let csrf = b.csrf().await;
     let before = role_names(&app).await;
 
+    // A forged checkbox value that is no permission.
+    let bad = format!("{api} bad\"perm");
     let res = b
         .post(
             "/settings/roles/new",
@@ -324,7 +366,9 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
                 ("csrf", &csrf),
                 ("name", "Broken"),
                 ("description", "kept description"),
-                ("permissions", "ok:fine\nbad\"perm"),
+                ("api", &api),
+                ("perm", &ok),
+                ("perm", &bad),
             ],
         )
         .await;
@@ -334,7 +378,41 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
     assert!(html.contains("is not a valid permission"), "{html}");
     assert!(html.contains("value=\"Broken\""), "{html}");
     assert!(html.contains("kept description"));
-    assert!(html.contains("ok:fine"));
+    assert!(html.contains(&format!("value=\"{ok}\" checked>")), "{html}");
+    assert!(
+        html.contains(&format!("<option value=\"{api}\" selected>")),
+        "{html}"
+    );
+
+    // No API chosen, or a permission the API does not define.
+    let res = b
+        .post(
+            "/settings/roles/new",
+            &[("csrf", &csrf), ("name", "Broken"), ("perm", &ok)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().contains("Choose the API"), "{}", res.text());
+    assert!(res.text().contains("value=\"Broken\""));
+    let undefined = format!("{api} undefined:perm");
+    let res = b
+        .post(
+            "/settings/roles/new",
+            &[
+                ("csrf", &csrf),
+                ("name", "Broken"),
+                ("api", &api),
+                ("perm", &undefined),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text()
+            .contains("does not define the permission undefined:perm"),
+        "{}",
+        res.text()
+    );
 
     let res = b
         .post(
@@ -342,7 +420,7 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
             &[
                 ("csrf", &csrf),
                 ("name", "Administrator"),
-                ("permissions", ""),
+                ("api", "builtin-keygate"),
             ],
         )
         .await;
@@ -364,7 +442,8 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
             &[
                 ("csrf", &dcsrf),
                 ("name", "Peek"),
-                ("permissions", "audit:read"),
+                ("api", "builtin-keygate"),
+                ("perm", "builtin-keygate audit:read"),
             ],
         )
         .await;
@@ -373,13 +452,15 @@ async fn role_form_errors_are_shown_inline_with_the_input_kept() {
     assert!(html.contains("audit:read permission"), "{html}");
     assert!(html.contains("value=\"Peek\""));
     // A custom permission is fine.
+    let reports = format!("{api} reports:read");
     let res = d
         .post(
             "/settings/roles/new",
             &[
                 ("csrf", &dcsrf),
                 ("name", "Reports"),
-                ("permissions", "reports:read"),
+                ("api", &api),
+                ("perm", &reports),
             ],
         )
         .await;
@@ -461,6 +542,7 @@ async fn groups_are_added_edited_and_deleted_through_forms() {
         )
         .await
         .unwrap();
+    // Its only permissions are the custom API's: its plain tokens are for that API.
     let token = app.token(&c).await;
     assert_eq!(
         permissions_now(&app, &token).await,
@@ -493,8 +575,15 @@ async fn groups_are_added_edited_and_deleted_through_forms() {
         row.contains(&format!("/settings/service-accounts/{}", c.id)),
         "{row}"
     );
+    // Now it holds permissions in two APIs: plain tokens are for keygate's own, the other
+    // API's are asked for with resource.
     let who = app.token_response(&c).await.json();
-    assert_eq!(who["scope"], "invoices:read tokens:introspect");
+    assert_eq!(who["scope"], "tokens:introspect");
+    let who = app
+        .token_response_for(&c, crate::helpers::TEST_API_IDENTIFIER)
+        .await
+        .json();
+    assert_eq!(who["scope"], "invoices:read");
 
     // Delete: the confirmation counts members; they lose the roles at once.
     let confirm = assert_ok_page(&b.get(&format!("/settings/groups/{}/delete", g.id)).await);
@@ -528,8 +617,9 @@ async fn groups_are_added_edited_and_deleted_through_forms() {
 #[tokio::test]
 async fn the_edit_page_puts_an_account_in_a_group_and_its_page_says_where_permissions_come_from() {
     let app = TestApp::spawn().await;
-    let invoices = system_role(&app, "Invoices", &["invoices:read", "tokens:introspect"]).await;
-    let g = system_group(&app, "billing-team", &[&invoices], &[]).await;
+    let invoices = system_role(&app, "Invoices", &["invoices:read"]).await;
+    let introspection = system_role(&app, "Introspection", &["tokens:introspect"]).await;
+    let g = system_group(&app, "billing-team", &[&invoices, &introspection], &[]).await;
     let c = app
         .account("billing")
         .roles(&["Token Introspector"])
@@ -570,14 +660,25 @@ async fn the_edit_page_puts_an_account_in_a_group_and_its_page_says_where_permis
     assert!(html.contains("Effective permissions"));
     let row = row_with(&html, "<code>invoices:read</code></td>");
     assert!(row.contains("group billing-team (role Invoices)"), "{row}");
+    assert!(
+        row.contains(crate::helpers::TEST_API_NAME),
+        "its API: {row}"
+    );
     let row = row_with(&html, "<code>tokens:introspect</code></td>");
     assert!(
-        row.contains("role Token Introspector; group billing-team (role Invoices)"),
+        row.contains("role Token Introspector; group billing-team (role Introspection)"),
         "{row}"
     );
+    assert!(row.contains("keygate"), "its API: {row}");
     assert_eq!(
         app.token_response(&c).await.json()["scope"],
-        "invoices:read tokens:introspect"
+        "tokens:introspect"
+    );
+    assert_eq!(
+        app.token_response_for(&c, crate::helpers::TEST_API_IDENTIFIER)
+            .await
+            .json()["scope"],
+        "invoices:read"
     );
     // The edit page now shows the group ticked.
     let form = assert_ok_page(&b.get(&format!("{page}/edit")).await);
@@ -996,7 +1097,9 @@ async fn a_read_only_user_sees_no_way_to_change_access_and_is_refused_when_posti
     let c = app.account("billing").roles(&["Invoices"]).create().await;
     let token = app.token(&c).await;
     let jti = {
-        let (_, claims) = app.verify_with_jwks(&token).await;
+        let (_, claims) = app
+            .verify_with_jwks_for(&token, crate::helpers::TEST_API_IDENTIFIER)
+            .await;
         claims["jti"].as_str().unwrap().to_owned()
     };
     let g = system_group(&app, "team", &[&invoices], &[&c.id]).await;
@@ -1045,14 +1148,16 @@ async fn a_read_only_user_sees_no_way_to_change_access_and_is_refused_when_posti
 
     let csrf = b.csrf().await;
     let before = event_count(&app).await;
+    let api = app.api_defining(&["invoices:read"]).await;
+    let perm = format!("{api} invoices:read");
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         (
             "/settings/roles/new".into(),
-            vec![("name", "Mine"), ("permissions", "mine:use")],
+            vec![("name", "Mine"), ("api", &api), ("perm", &perm)],
         ),
         (
             format!("/settings/roles/{invoices}/edit"),
-            vec![("name", "Renamed"), ("permissions", "invoices:read")],
+            vec![("name", "Renamed"), ("api", &api), ("perm", &perm)],
         ),
         (format!("/settings/roles/{invoices}/delete"), vec![]),
         ("/settings/groups/new".into(), vec![("name", "mine")]),

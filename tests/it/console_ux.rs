@@ -239,13 +239,16 @@ async fn every_successful_post_ends_on_a_page_that_can_be_reloaded() {
     let html = assert_prg(&mut b, &res, &account, "Changes saved.").await;
     assert!(html.contains("<h1>billing-v2</h1>"));
 
+    let api = app.api_defining(&["deploy:run"]).await;
+    let perm = format!("{api} deploy:run");
     let res = b
         .post_with_headers(
             "/settings/roles/new",
             &[
                 ("csrf", &csrf),
                 ("name", "Deployer"),
-                ("permissions", "deploy:run"),
+                ("api", &api),
+                ("perm", &perm),
             ],
             boosted,
         )
@@ -264,7 +267,8 @@ async fn every_successful_post_ends_on_a_page_that_can_be_reloaded() {
             &[
                 ("csrf", &csrf),
                 ("name", "Deployers"),
-                ("permissions", "deploy:run"),
+                ("api", &api),
+                ("perm", &perm),
             ],
         )
         .await;
@@ -367,20 +371,21 @@ async fn toggling_without_javascript_keeps_the_search_and_the_page() {
 
 #[tokio::test]
 async fn a_permission_is_one_word_and_a_line_with_spaces_is_refused_inline() {
+    // The role form offers the API's permissions as checkboxes ("<api id> <permission>");
+    // a forged value holding spaces or tabs is refused inline, not split into two.
     let app = TestApp::spawn().await;
+    let api = app.api_defining(&["deploy:run", "deploy:read"]).await;
     let mut b = signed_in_admin(&app).await;
     let csrf = b.csrf().await;
     for bad in [
-        "Deploy Everything",
-        "deploy:run\nDeploy Everything",
-        "a:b\tc:d",
+        &["Deploy Everything"][..],
+        &["deploy:run", "Deploy Everything"][..],
+        &["a:b\tc:d"][..],
     ] {
-        let res = b
-            .post(
-                "/settings/roles/new",
-                &[("csrf", &csrf), ("name", "Deploy"), ("permissions", bad)],
-            )
-            .await;
+        let perms: Vec<String> = bad.iter().map(|p| format!("{api} {p}")).collect();
+        let mut form = vec![("csrf", csrf.as_str()), ("name", "Deploy"), ("api", &api)];
+        form.extend(perms.iter().map(|p| ("perm", p.as_str())));
+        let res = b.post("/settings/roles/new", &form).await;
         assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
         let html = res.text();
         assert!(html.contains("is not a valid permission"), "{html}");
@@ -396,13 +401,20 @@ async fn a_permission_is_one_word_and_a_line_with_spaces_is_refused_inline() {
             "no role made from {bad:?}"
         );
     }
+    let run = format!("{api} deploy:run");
+    let read = format!("{api} deploy:read");
     let res = b
         .post(
             "/settings/roles/new",
             &[
                 ("csrf", &csrf),
                 ("name", "Deploy"),
-                ("permissions", "  deploy:run \r\n\r\ndeploy:read\n"),
+                ("api", &api),
+                ("perm", &run),
+                ("perm", &read),
+                ("perm", &run),
+                // Ticked under another API than the chosen one: not kept.
+                ("perm", "builtin-keygate audit:read"),
             ],
         )
         .await;
@@ -420,6 +432,7 @@ async fn a_permission_is_one_word_and_a_line_with_spaces_is_refused_inline() {
         .get_role(&Actor::system(), &id)
         .await
         .unwrap();
+    assert_eq!(role.api_id, api);
     assert_eq!(role.permissions, vec!["deploy:read", "deploy:run"]);
 }
 

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use keygate::admin::access::ApiInput;
 use keygate::admin::accounts::CreateAccount;
 use keygate::app::{App, AppState};
 use keygate::config::Config;
@@ -26,6 +27,12 @@ use tower::ServiceExt as _;
 
 /// Issuer of in-process test apps (served apps use their real address).
 pub const ISSUER: &str = "https://keygate.test";
+
+/// The identifier (`aud`) of the custom API that [`TestApp::api_defining`] makes.
+pub const TEST_API_IDENTIFIER: &str = "https://api.test.example";
+
+/// The name of that API.
+pub const TEST_API_NAME: &str = "Test API";
 
 /// Seconds since the Unix epoch.
 pub fn unix_secs() -> i64 {
@@ -80,6 +87,12 @@ enum Cleanup {
 }
 
 impl TestDb {
+    /// A fresh, empty database for one test (SQLite, or PostgreSQL when `TEST_DATABASE_URL`
+    /// is set), for a test that prepares it before keygate starts ([`Builder::over`]).
+    pub async fn fresh() -> Arc<Self> {
+        Arc::new(Self::create().await)
+    }
+
     async fn create() -> Self {
         match postgres_url() {
             Some(url) => Self::postgres(url).await,
@@ -236,6 +249,13 @@ impl Builder {
     /// With a real HTTP server on a free port of 127.0.0.1; the issuer is its URL.
     pub fn serving(mut self) -> Self {
         self.serve = true;
+        self
+    }
+
+    /// Over `db`, a fresh database made by [`TestDb::fresh`] (and perhaps prepared by the
+    /// test), with a new master key and the test issuer.
+    pub fn over(mut self, db: Arc<TestDb>) -> Self {
+        self.shared = Some((db, STANDARD.encode(random_bytes::<32>()), ISSUER.to_owned()));
         self
     }
 
@@ -465,6 +485,76 @@ impl TestApp {
             .len()
     }
 
+    // -- APIs ----------------------------------------------------------------------------------
+
+    /// The id of an API defining every permission of `permissions` (blank entries and ones
+    /// that are not valid permissions ignored), for making roles: keygate's own
+    /// (`builtin-keygate`) when all are keygate's, else the one custom test API
+    /// ([`TEST_API_IDENTIFIER`]), created or extended with what it lacks through the admin
+    /// layer.
+    pub async fn api_defining(&self, permissions: &[&str]) -> String {
+        let wanted: Vec<String> = permissions
+            .iter()
+            .filter_map(|p| keygate::domain::permission::parse(p).ok())
+            .collect();
+        let is_keygate = |p: &String| keygate::domain::permission::ALL.contains(&p.as_str());
+        if !wanted.is_empty() && wanted.iter().all(is_keygate) {
+            return keygate::domain::access::KEYGATE_API_ID.to_owned();
+        }
+        assert!(
+            !wanted.iter().any(is_keygate),
+            "a role belongs to one API: {wanted:?} mixes keygate's permissions with others"
+        );
+        let admin = &self.state.admin;
+        let system = Actor::system();
+        let existing = admin
+            .list_apis(&system)
+            .await
+            .expect("list APIs")
+            .into_iter()
+            .find(|a| a.identifier == TEST_API_IDENTIFIER);
+        let as_permission = |name: &str| keygate::domain::access::ApiPermission {
+            name: name.to_owned(),
+            description: String::new(),
+        };
+        match existing {
+            None => {
+                admin
+                    .create_api(
+                        &system,
+                        ApiInput {
+                            name: Some(TEST_API_NAME.to_owned()),
+                            identifier: Some(TEST_API_IDENTIFIER.to_owned()),
+                            description: None,
+                            permissions: Some(wanted.iter().map(|p| as_permission(p)).collect()),
+                        },
+                    )
+                    .await
+                    .expect("create the test API")
+                    .id
+            }
+            Some(api) => {
+                let missing: Vec<&String> = wanted.iter().filter(|p| !api.defines(p)).collect();
+                if !missing.is_empty() {
+                    let mut all = api.permissions.clone();
+                    all.extend(missing.into_iter().map(|p| as_permission(p)));
+                    admin
+                        .update_api(
+                            &system,
+                            &api.id,
+                            ApiInput {
+                                permissions: Some(all),
+                                ..ApiInput::default()
+                            },
+                        )
+                        .await
+                        .expect("extend the test API");
+                }
+                api.id
+            }
+        }
+    }
+
     // -- protocol ------------------------------------------------------------------------------
 
     /// `POST /oauth/token` with HTTP Basic and `grant_type=client_credentials`.
@@ -479,6 +569,26 @@ impl TestApp {
     /// An access token for `creds` (which must work).
     pub async fn token(&self, creds: &Creds) -> String {
         let res = self.token_response(creds).await;
+        assert_eq!(res.status, StatusCode::OK, "token request: {}", res.text());
+        res.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// `POST /oauth/token` with HTTP Basic, `grant_type=client_credentials` and
+    /// `resource=resource` (RFC 8707).
+    pub async fn token_response_for(&self, creds: &Creds, resource: &str) -> Resp {
+        self.post("/oauth/token")
+            .basic(creds)
+            .form(&[("grant_type", "client_credentials"), ("resource", resource)])
+            .send()
+            .await
+    }
+
+    /// An access token of `creds` for the API `resource` (which must work).
+    pub async fn token_for(&self, creds: &Creds, resource: &str) -> String {
+        let res = self.token_response_for(creds, resource).await;
         assert_eq!(res.status, StatusCode::OK, "token request: {}", res.text());
         res.json()["access_token"]
             .as_str()
@@ -529,9 +639,20 @@ impl TestApp {
         res.json()
     }
 
-    /// Verifies `token` with the keys published at `/.well-known/jwks.json`.
+    /// Verifies `token` with the keys published at `/.well-known/jwks.json`, as keygate's
+    /// own API (audience `<issuer>/api`).
     pub async fn verify_with_jwks(&self, token: &str) -> (jsonwebtoken::Header, Value) {
         verify_jwt(token, &self.jwks().await, &self.issuer)
+    }
+
+    /// Verifies `token` with the keys published at `/.well-known/jwks.json`, as the API with
+    /// the identifier `audience` does.
+    pub async fn verify_with_jwks_for(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> (jsonwebtoken::Header, Value) {
+        verify_jwt_for(token, &self.jwks().await, &self.issuer, audience)
     }
 
     // -- forged tokens -------------------------------------------------------------------------
@@ -551,12 +672,13 @@ impl TestApp {
             &self.issuer,
             &creds.id,
             &creds.client_id,
-            &self.issuer,
+            &keygate_audience(&self.issuer),
             iat,
             exp,
             // A fresh account's tokens are of generation 0 (the jti's prefix).
             &format!("0.forged-{}", hex(&random_bytes::<8>())),
             "tokens:introspect",
+            &[],
         )
     }
 
@@ -568,11 +690,12 @@ impl TestApp {
             &self.issuer,
             &creds.id,
             &creds.client_id,
-            &self.issuer,
+            &keygate_audience(&self.issuer),
             now,
             now + 600,
             "foreign-jti",
             "tokens:introspect",
+            &[],
         )
     }
 }
@@ -588,9 +711,36 @@ pub fn foreign_signer(kid: &str) -> TokenSigner {
     })
 }
 
-/// Verifies a JWT with `jsonwebtoken` against the keys of a JWKS document: ES256, issuer and
-/// audience `issuer`. Returns its header and claims.
+/// The identifier (`aud`) of keygate's own API under `issuer`: `<issuer>/api`.
+pub fn keygate_audience(issuer: &str) -> String {
+    keygate::config::join_url(issuer, "api")
+}
+
+/// Verifies a JWT with `jsonwebtoken` against the keys of a JWKS document: ES256, issuer
+/// `issuer` and audience keygate's own API (`<issuer>/api`). Returns its header and claims.
 pub fn verify_jwt(token: &str, jwks: &Value, issuer: &str) -> (jsonwebtoken::Header, Value) {
+    verify_jwt_for(token, jwks, issuer, &keygate_audience(issuer))
+}
+
+/// Verifies a JWT as an API with the identifier `audience` does: with `jsonwebtoken`,
+/// against the keys of a JWKS document, ES256, issuer `issuer`. Returns its header and
+/// claims.
+pub fn verify_jwt_for(
+    token: &str,
+    jwks: &Value,
+    issuer: &str,
+    audience: &str,
+) -> (jsonwebtoken::Header, Value) {
+    try_verify_jwt_for(token, jwks, issuer, audience).expect("the JWT verifies")
+}
+
+/// As [`verify_jwt_for`], but the error when the JWT does not verify.
+pub fn try_verify_jwt_for(
+    token: &str,
+    jwks: &Value,
+    issuer: &str,
+    audience: &str,
+) -> Result<(jsonwebtoken::Header, Value), jsonwebtoken::errors::Error> {
     let header = jsonwebtoken::decode_header(token).expect("a JWT header");
     let kid = header.kid.clone().expect("the header names its key");
     let set: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.clone()).expect("a JWK set");
@@ -598,10 +748,10 @@ pub fn verify_jwt(token: &str, jwks: &Value, issuer: &str) -> (jsonwebtoken::Hea
     let key = DecodingKey::from_jwk(jwk).expect("an EC public key");
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(&[issuer]);
-    validation.set_audience(&[issuer]);
+    validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf", "iat"]);
-    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("the JWT verifies");
-    (header, data.claims)
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation)?;
+    Ok((header, data.claims))
 }
 
 /// Polls `check` every 25 ms until it is true or `limit` has passed; whether it became true.

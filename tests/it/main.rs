@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod access_model;
 mod api_access;
 mod api_accounts;
 mod browser;
@@ -21,6 +22,7 @@ mod console_access;
 mod console_account_page;
 mod console_confirm;
 mod console_groups;
+mod console_access_model;
 mod console_lifecycle;
 mod console_list;
 mod console_ux;
@@ -42,6 +44,7 @@ mod ops_outage;
 mod ops_prefix;
 mod ops_shutdown;
 mod ops_signing_keys;
+mod personal_tokens;
 mod private_key_jwt;
 mod revoke;
 mod search;

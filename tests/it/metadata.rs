@@ -25,7 +25,17 @@ async fn metadata_describes_the_server() {
         format!("{iss}/oauth/introspect")
     );
     assert_eq!(m["jwks_uri"], format!("{iss}/.well-known/jwks.json"));
-    assert_eq!(m["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
+    );
+    assert_eq!(
+        m["authorization_details_types_supported"],
+        json!(["keygate_node"])
+    );
     for field in [
         "token_endpoint_auth_methods_supported",
         "revocation_endpoint_auth_methods_supported",

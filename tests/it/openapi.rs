@@ -30,6 +30,9 @@ const EXPECTED: &[(&str, &str)] = &[
     ("patch", "/api/v1/groups/{id}"),
     ("delete", "/api/v1/groups/{id}"),
     ("get", "/api/v1/audit-events"),
+    ("get", "/api/v1/service-accounts/{id}/tokens"),
+    ("post", "/api/v1/service-accounts/{id}/tokens"),
+    ("delete", "/api/v1/service-accounts/{id}/tokens/{token_id}"),
     ("get", "/api/v1/service-accounts/{id}/keys"),
     ("post", "/api/v1/service-accounts/{id}/keys"),
     ("delete", "/api/v1/service-accounts/{id}/keys/{kid}"),
@@ -49,6 +52,16 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     ("get", "/api/v1/signing-keys"),
     ("post", "/api/v1/signing-keys/rotate"),
+    ("get", "/api/v1/apis"),
+    ("post", "/api/v1/apis"),
+    ("get", "/api/v1/apis/{id}"),
+    ("patch", "/api/v1/apis/{id}"),
+    ("delete", "/api/v1/apis/{id}"),
+    ("get", "/api/v1/nodes"),
+    ("post", "/api/v1/nodes"),
+    ("get", "/api/v1/nodes/{id}"),
+    ("patch", "/api/v1/nodes/{id}"),
+    ("delete", "/api/v1/nodes/{id}"),
 ];
 
 #[tokio::test]
@@ -87,6 +100,31 @@ async fn every_route_is_in_the_document_and_nothing_else() {
             .unwrap()
             .contains("only in this response")
     );
+    // The new resources document their bodies: an API's identifier, a node's parent, and
+    // the bindings of accounts and groups.
+    let api = &paths["/api/v1/apis"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        ["properties"];
+    for field in ["name", "identifier", "description", "permissions"] {
+        assert!(
+            api.get(field).is_some(),
+            "POST /apis documents {field}: {api}"
+        );
+    }
+    let node = &paths["/api/v1/nodes"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        ["properties"];
+    for field in ["name", "kind", "parent"] {
+        assert!(
+            node.get(field).is_some(),
+            "POST /nodes documents {field}: {node}"
+        );
+    }
+    for path in ["/api/v1/service-accounts/{id}", "/api/v1/groups/{id}"] {
+        let body = &paths[path]["patch"]["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert!(
+            body.get("bindings").is_some(),
+            "PATCH {path} documents bindings: {body}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use crate::helpers::{Creds, TestApp, eventually, unix_secs};
 
 /// A custom role made by the command-line operator.
 async fn role(app: &TestApp, name: &str, permissions: &[&str]) -> String {
+    let api = app.api_defining(permissions).await;
     app.state
         .admin
         .create_role(
@@ -23,6 +24,7 @@ async fn role(app: &TestApp, name: &str, permissions: &[&str]) -> String {
                 name: name.into(),
                 description: String::new(),
                 permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                api: Some(api),
             },
         )
         .await
@@ -300,6 +302,7 @@ async fn no_change_may_leave_the_console_without_a_user_manager() {
         name: "User Manager".into(),
         description: String::new(),
         permissions: vec!["users:read".into()],
+        api: Some(keygate::domain::access::KEYGATE_API_ID.into()),
     };
     assert!(
         app.state
@@ -354,7 +357,7 @@ async fn a_role_or_group_named_like_an_id_is_refused_and_ids_resolve_first() {
             Method::POST,
             "/api/v1/roles",
             Some(&admin.token),
-            Some(json!({"name": name, "permissions": ["x:y"]})),
+            Some(json!({"name": name, "api": "keygate", "permissions": ["audit:read"]})),
         )
         .await;
         assert_eq!(
@@ -570,17 +573,25 @@ async fn introspection_reports_the_scope_the_token_allows_now() {
     role(&app, "Invoices", &["invoices:read"]).await;
     let c = app
         .account("billing")
-        .roles(&["Token Introspector", "Invoices"])
+        .roles(&["Token Introspector", "Auditor", "Invoices"])
         .create()
         .await;
+    // Permissions in two APIs: a plain token for keygate's, one for the other with resource.
     let token = app.token(&c).await;
+    let invoices = app.token_for(&c, crate::helpers::TEST_API_IDENTIFIER).await;
     let asker = app
         .account("asker")
         .roles(&["Token Introspector"])
         .create()
         .await;
     let before = app.introspect(&asker, &token).await;
-    assert_eq!(before["scope"], "invoices:read tokens:introspect");
+    assert_eq!(
+        before["scope"],
+        "audit:read service-accounts:read tokens:introspect"
+    );
+    let before = app.introspect(&asker, &invoices).await;
+    assert_eq!(before["scope"], "invoices:read");
+    assert_eq!(before["aud"], crate::helpers::TEST_API_IDENTIFIER);
     let ids = app
         .state
         .admin
@@ -602,6 +613,9 @@ async fn introspection_reports_the_scope_the_token_allows_now() {
     let after = app.introspect(&asker, &token).await;
     assert_eq!(after["active"], true);
     assert_eq!(after["scope"], "tokens:introspect");
+    let after = app.introspect(&asker, &invoices).await;
+    assert_eq!(after["active"], true, "the account is live");
+    assert_eq!(after["scope"], "", "but holds nothing in that API any more");
 }
 
 // -- 7. An empty scope parameter is the default scope -------------------------------------

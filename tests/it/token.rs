@@ -91,7 +91,11 @@ async fn the_token_is_an_es256_at_jwt_that_verifies_against_the_jwks() {
     assert_eq!(claims["iss"], app.issuer.as_str());
     assert_eq!(claims["sub"], creds.id.as_str());
     assert_eq!(claims["client_id"], creds.client_id.as_str());
-    assert_eq!(claims["aud"], app.issuer.as_str());
+    // keygate's own API, `<issuer>/api`: the account holds permissions in no other.
+    assert_eq!(
+        claims["aud"],
+        crate::helpers::keygate_audience(&app.issuer).as_str()
+    );
     let iat = claims["iat"].as_i64().unwrap();
     assert!(iat >= before && iat <= unix_secs() + 1, "iat {iat}");
     assert_eq!(claims["nbf"].as_i64(), Some(iat));

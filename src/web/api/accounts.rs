@@ -109,6 +109,8 @@ pub struct CreateBody {
     generate_key: bool,
     /// When the keys stop being accepted (RFC 3339).
     expires_at: Option<String>,
+    /// The API it is bound to (its product), by id; absent or null: none.
+    api: Option<String>,
 }
 
 /// An optional RFC 3339 time of a request body, as epoch ms (422 naming `field` if bad).
@@ -146,6 +148,7 @@ pub async fn create_service_account(
                 name: body.name,
                 description: body.description,
                 role_ids: body.roles,
+                product: body.api,
                 token_lifetime_secs: body.token_lifetime_secs,
                 keys,
                 keys_expire_at,
@@ -165,8 +168,12 @@ pub async fn get_service_account(
     Bearer(token): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = app.admin.get_account(&token.actor(&source), &id).await?;
-    Ok(Json(account_json(&account)))
+    let actor = token.actor(&source);
+    let account = app.admin.get_account(&actor, &id).await?;
+    let mut body = account_json(&account);
+    body["bindings"] =
+        super::access::bindings_json(&app.admin.account_bindings(&actor, &id).await?);
+    Ok(Json(body))
 }
 
 /// Body of `PATCH /api/v1/service-accounts/{id}`.
@@ -181,6 +188,11 @@ pub struct UpdateBody {
     roles: Option<Vec<String>>,
     /// Group names or ids; replaces the account's groups.
     groups: Option<Vec<String>>,
+    /// The product (an API id), or null for none.
+    #[serde(default, deserialize_with = "super::double_option")]
+    api: Option<Option<String>>,
+    /// Every binding (`{role, node}`), replacing them all.
+    bindings: Option<Vec<super::access::BindingBody>>,
 }
 
 /// `PATCH /api/v1/service-accounts/{id}`.
@@ -204,10 +216,14 @@ pub async fn update_service_account(
                 role_ids: body.roles,
                 groups: body.groups,
                 enabled: body.enabled,
+                product: body.api,
+                bindings: body.bindings.map(super::access::binding_inputs),
             },
         )
         .await?;
-    Ok(Json(account_json(&account)))
+    let mut out = account_json(&account);
+    out["bindings"] = super::access::bindings_json(&app.admin.account_bindings(&actor, &id).await?);
+    Ok(Json(out))
 }
 
 /// `DELETE /api/v1/service-accounts/{id}`: 204. `{id}` may also be the client ID.

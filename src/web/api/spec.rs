@@ -4,7 +4,7 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{access, accounts, federation, keys, signing_keys};
+use super::{access, accounts, federation, keys, personal_tokens, signing_keys};
 use crate::app::AppState;
 use crate::domain::permission::{
     AUDIT_READ, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
@@ -92,6 +92,12 @@ const ACCOUNT_FIELDS: &[Field] = &[
         "string",
         false,
         "RFC 3339: when the keys stop working",
+    ),
+    f(
+        "api",
+        "string",
+        false,
+        "the product: the id of the one API it is bound to",
     ),
 ];
 const KEY_FIELDS: &[Field] = &[
@@ -189,22 +195,103 @@ const ACCOUNT_PATCH: &[Field] = &[
         false,
         "false kills every token at once",
     ),
+    f(
+        "api",
+        "string",
+        false,
+        "the product: the id of the one API it is bound to, or null for none",
+    ),
+    f(
+        "bindings",
+        "objects",
+        false,
+        "{role, node} objects (node: a path, or null for the root); replaces them all; not with roles",
+    ),
 ];
 const ROLE_FIELDS: &[Field] = &[
     f("name", "string", true, "unique"),
+    f(
+        "api",
+        "string",
+        true,
+        "the id or name of the API whose permissions it holds",
+    ),
     f("description", "string", false, ""),
     f(
         "permissions",
         "array",
         false,
-        "permission strings such as invoices:read",
+        "permissions the role's API defines, such as invoices:read",
+    ),
+];
+const PERSONAL_TOKEN_FIELDS: &[Field] = &[
+    f("name", "string", true, "1 to 100 characters"),
+    f("expires_in_days", "integer", true, "1 to 90"),
+    f(
+        "scope",
+        "string",
+        false,
+        "space-separated permissions, within what the account holds; default all",
+    ),
+    f(
+        "resource",
+        "string",
+        false,
+        "the identifier of the API it is for; default as for a token request",
+    ),
+];
+const API_FIELDS: &[Field] = &[
+    f("name", "string", true, "unique, 1 to 100 characters"),
+    f(
+        "identifier",
+        "string",
+        true,
+        "absolute URI without fragment, unique: the aud of its tokens",
+    ),
+    f("description", "string", false, "at most 1000 characters"),
+    f(
+        "permissions",
+        "objects",
+        false,
+        "the permissions it defines: {name, description} objects or plain strings",
+    ),
+];
+const NODE_FIELDS: &[Field] = &[
+    f(
+        "name",
+        "string",
+        true,
+        "1 to 100 characters, no /, unique among siblings",
+    ),
+    f(
+        "kind",
+        "string",
+        false,
+        "a label such as Company, Project, Environment",
+    ),
+    f(
+        "parent",
+        "string",
+        false,
+        "the parent's id or path; absent or null: below the root",
     ),
 ];
 const GROUP_FIELDS: &[Field] = &[
     f("name", "string", true, "unique"),
     f("description", "string", false, ""),
-    f("roles", "array", false, "role names or ids"),
+    f(
+        "roles",
+        "array",
+        false,
+        "role names or ids (bindings at the root)",
+    ),
     f("members", "array", false, "service-account ids"),
+    f(
+        "bindings",
+        "objects",
+        false,
+        "{role, node} objects (node: a path, or null for the root); replaces them all",
+    ),
 ];
 
 /// Every operation of `/api/v1`.
@@ -316,6 +403,39 @@ pub const ROUTES: &[Route] = &[
         ok: 200,
         secret: true,
         handler: || post(accounts::regenerate_credentials),
+    },
+    Route {
+        method: "get",
+        path: "/service-accounts/{id}/tokens",
+        summary: "Personal access tokens of an account (id may be me), never their values",
+        permission: None,
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(personal_tokens::list),
+    },
+    Route {
+        method: "post",
+        path: "/service-accounts/{id}/tokens",
+        summary: "Make a personal access token (id may be me); the token is in this response only",
+        permission: None,
+        query: &[],
+        body: PERSONAL_TOKEN_FIELDS,
+        ok: 201,
+        secret: true,
+        handler: || post(personal_tokens::create),
+    },
+    Route {
+        method: "delete",
+        path: "/service-accounts/{id}/tokens/{token_id}",
+        summary: "Delete a personal access token, at once on every instance",
+        permission: None,
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(personal_tokens::delete),
     },
     Route {
         method: "get",
@@ -472,6 +592,116 @@ pub const ROUTES: &[Route] = &[
         ok: 204,
         secret: false,
         handler: || delete(accounts::revoke_session),
+    },
+    Route {
+        method: "get",
+        path: "/apis",
+        summary: "Every API (resource server), keygate's own first",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::list_apis),
+    },
+    Route {
+        method: "post",
+        path: "/apis",
+        summary: "Create an API",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: API_FIELDS,
+        ok: 201,
+        secret: false,
+        handler: || post(access::create_api),
+    },
+    Route {
+        method: "get",
+        path: "/apis/{id}",
+        summary: "One API",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::get_api),
+    },
+    Route {
+        method: "patch",
+        path: "/apis/{id}",
+        summary: "Change the fields named (a removed permission leaves its roles)",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: API_FIELDS,
+        ok: 200,
+        secret: false,
+        handler: || patch(access::update_api),
+    },
+    Route {
+        method: "delete",
+        path: "/apis/{id}",
+        summary: "Delete an API no role uses",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(access::delete_api),
+    },
+    Route {
+        method: "get",
+        path: "/nodes",
+        summary: "Every node of the resource tree, by path",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::list_nodes),
+    },
+    Route {
+        method: "post",
+        path: "/nodes",
+        summary: "Create a node",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: NODE_FIELDS,
+        ok: 201,
+        secret: false,
+        handler: || post(access::create_node),
+    },
+    Route {
+        method: "get",
+        path: "/nodes/{id}",
+        summary: "One node (id or path)",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(access::get_node),
+    },
+    Route {
+        method: "patch",
+        path: "/nodes/{id}",
+        summary: "Rename, move or relabel a node",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: NODE_FIELDS,
+        ok: 200,
+        secret: false,
+        handler: || patch(access::update_node),
+    },
+    Route {
+        method: "delete",
+        path: "/nodes/{id}",
+        summary: "Delete a node without children or bindings",
+        permission: Some(ROLES_WRITE),
+        query: &[],
+        body: &[],
+        ok: 204,
+        secret: false,
+        handler: || delete(access::delete_node),
     },
     Route {
         method: "get",
@@ -645,7 +875,7 @@ pub const ROUTES: &[Route] = &[
 fn schema(kind: &str) -> Value {
     match kind {
         "array" => json!({"type": "array", "items": {"type": "string"}}),
-        "objects" => json!({"type": "array", "items": {"type": "object"}}),
+        "objects" => json!({"type": "array", "items": {}}),
         _ => json!({ "type": kind }),
     }
 }

@@ -21,8 +21,19 @@ pub struct RolesPage {
     chrome: Option<Chrome>,
     section: &'static str,
     roles: Vec<RoleRow>,
+    apis: Vec<crate::domain::access::Api>,
     can_write: bool,
     notice: Option<String>,
+}
+
+impl RolesPage {
+    /// The name of the API with id `id`.
+    fn api_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.apis
+            .iter()
+            .find(|a| a.id == id)
+            .map_or(id, |a| a.name.as_str())
+    }
 }
 
 async fn roles_page(
@@ -30,14 +41,14 @@ async fn roles_page(
     console: &Console,
     notice: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    let roles = app
-        .admin
-        .list_roles(&console.session.actor(&console.source))
-        .await?;
+    let actor = console.session.actor(&console.source);
+    let roles = app.admin.list_roles(&actor).await?;
+    let apis = app.admin.list_apis(&actor).await?;
     Ok(RolesPage {
         chrome: console.chrome(),
         section: "roles",
         roles,
+        apis,
         can_write: console.session.can(ROLES_WRITE),
         notice,
     }
@@ -64,12 +75,48 @@ pub struct RoleFormPage {
     action: String,
     name: String,
     description: String,
-    permissions: String,
+    api: String,
+    apis: Vec<ApiChoice>,
     error: Option<String>,
 }
 
-fn role_form(console: &Console, heading: String, action: String, role: &RoleInput) -> RoleFormPage {
-    RoleFormPage {
+/// An API offered by the role form, with its permissions as checkboxes.
+pub struct ApiChoice {
+    id: String,
+    name: String,
+    identifier: String,
+    /// (permission, description, checked)
+    permissions: Vec<(String, String, bool)>,
+}
+
+async fn role_form(
+    app: &AppState,
+    console: &Console,
+    heading: String,
+    action: String,
+    role: &RoleInput,
+) -> Result<RoleFormPage, ConsoleError> {
+    let api = role.api.clone().unwrap_or_default();
+    let apis = app
+        .admin
+        .list_apis(&console.session.actor(&console.source))
+        .await?
+        .into_iter()
+        .map(|a| ApiChoice {
+            permissions: a
+                .permissions
+                .iter()
+                .map(|p| {
+                    let checked = a.id == api && role.permissions.contains(&p.name);
+                    (p.name.clone(), p.description.clone(), checked)
+                })
+                .collect(),
+            id: a.id,
+            name: a.name,
+            identifier: a.identifier,
+        })
+        .collect();
+    Ok(RoleFormPage {
         chrome: console.chrome(),
         section: "roles",
         csrf: console.session.csrf_token.clone(),
@@ -77,37 +124,43 @@ fn role_form(console: &Console, heading: String, action: String, role: &RoleInpu
         action,
         name: role.name.clone(),
         description: role.description.clone(),
-        permissions: role.permissions.join("\n"),
+        api,
+        apis,
         error: None,
-    }
+    })
 }
 
 fn role_input(form: &FormFields) -> RoleInput {
+    let api = form.get("api").unwrap_or_default().trim().to_owned();
     RoleInput {
         name: form.get("name").unwrap_or_default().to_owned(),
         description: form.get("description").unwrap_or_default().to_owned(),
-        // One permission per line (or between commas); a line with a space inside stays
-        // whole, so the operation refuses it instead of silently making two permissions.
+        // Checkboxes carry "API-id permission"; only the chosen API's count.
         permissions: form
-            .get("permissions")
-            .unwrap_or_default()
-            .split(['\n', ','])
-            .map(|p| p.trim_matches([' ', '\r', '\t']))
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
+            .all("perm")
+            .iter()
+            .filter_map(|v| v.split_once(' '))
+            .filter(|(a, _)| *a == api)
+            .map(|(_, p)| p.to_owned())
             .collect(),
+        api: (!api.is_empty()).then_some(api),
     }
 }
 
 /// `GET /settings/roles/new`.
-pub async fn new_role(console: Console) -> Result<Response, ConsoleError> {
+pub async fn new_role(
+    State(app): State<AppState>,
+    console: Console,
+) -> Result<Response, ConsoleError> {
     console.require(ROLES_WRITE)?;
     Ok(role_form(
+        &app,
         &console,
         "Add Role".into(),
         "/settings/roles/new".into(),
         &RoleInput::default(),
     )
+    .await?
     .into_response())
 }
 
@@ -130,11 +183,13 @@ pub async fn create_role(
         )),
         Err(e) => {
             let mut page = role_form(
+                &app,
                 &console,
                 "Add Role".into(),
                 "/settings/roles/new".into(),
                 &input,
-            );
+            )
+            .await?;
             page.error = Some(form_error(e)?);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -161,13 +216,16 @@ pub async fn edit_role(
         name: r.name.clone(),
         description: r.description,
         permissions: r.permissions,
+        api: Some(r.api_id),
     };
     Ok(role_form(
+        &app,
         &console,
         format!("Edit {}", r.name),
         format!("/settings/roles/{id}/edit"),
         &input,
     )
+    .await?
     .into_response())
 }
 
@@ -191,11 +249,13 @@ pub async fn save_role(
         )),
         Err(e) => {
             let mut page = role_form(
+                &app,
                 &console,
                 "Edit role".into(),
                 format!("/settings/roles/{id}/edit"),
                 &input,
-            );
+            )
+            .await?;
             page.error = Some(form_error(e)?);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
@@ -434,6 +494,7 @@ fn group_input(form: &FormFields) -> GroupInput {
         description: form.get("description").unwrap_or_default().to_owned(),
         role_ids: form.all("role"),
         member_ids: form.all("member"),
+        bindings: None,
     }
 }
 
@@ -536,6 +597,7 @@ pub async fn edit_group(
         description: g.description,
         role_ids: g.roles.iter().map(|r| r.id.clone()).collect(),
         member_ids: g.members.iter().map(|m| m.id.clone()).collect(),
+        bindings: None,
     };
     Ok(group_form(
         &app,

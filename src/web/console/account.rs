@@ -142,7 +142,7 @@ pub struct AccountPage {
     token_url: String,
     roles: Vec<RoleRow>,
     groups: Vec<crate::store::accounts::RoleRef>,
-    permissions: Vec<(String, Vec<String>)>,
+    permissions: Vec<crate::admin::access::EffectiveView>,
     events: Vec<EventView>,
     sessions: Vec<SessionView>,
     /// Failed client authentications in the last hour (shown with `audit:read`).
@@ -159,6 +159,8 @@ pub struct AccountPage {
     keys: Vec<super::keys::KeyView>,
     /// An error of the Keys section's last form, shown there.
     key_error: Option<String>,
+    /// Product and role bindings.
+    access: super::bindings::AccessSection,
 }
 
 impl AccountPage {
@@ -231,6 +233,7 @@ pub(crate) async fn account_page(
             .collect(),
         groups: app.admin.account_groups(&actor, id).await?,
         permissions: app.admin.permission_sources(&actor, id).await?,
+        access: super::bindings::section(app, &actor, id).await?,
         events,
         sessions: app
             .admin
@@ -305,6 +308,7 @@ pub(crate) async fn group_choices(
             id: g.id,
             name: g.name,
             description: g.description,
+            api: String::new(),
         })
         .collect())
 }
@@ -398,7 +402,7 @@ pub async fn save_service_account(
                         token_lifetime_secs: Some(secs),
                         role_ids: Some(role_ids.clone()),
                         groups: Some(group_ids.clone()),
-                        enabled: None,
+                        ..UpdateAccount::default()
                     },
                 )
                 .await

@@ -523,6 +523,8 @@ pub struct WizardDetailsPage {
     /// Roles and groups ticked in step 2, kept when going back to step 1.
     role_ids: Vec<String>,
     group_ids: Vec<String>,
+    /// (id, name, identifier) of every API but keygate's own, for the product select.
+    apis: Vec<(String, String, String)>,
 }
 
 /// How a new account will authenticate, as chosen in step 1 and carried through step 2.
@@ -534,6 +536,8 @@ pub struct AuthChoice {
     pub(crate) generate: bool,
     /// The pasted public key (PEM or JWK).
     pub(crate) public_key: String,
+    /// The API chosen as the account's product ("" for none).
+    pub(crate) product: String,
 }
 
 impl AuthChoice {
@@ -543,6 +547,7 @@ impl AuthChoice {
             key: form.get("auth") == Some("private_key_jwt"),
             generate: form.get("key_source") == Some("generate"),
             public_key: form.get("public_key").unwrap_or_default().trim().to_owned(),
+            product: form.get("api").unwrap_or_default().trim().to_owned(),
         }
     }
 
@@ -563,6 +568,8 @@ pub struct RoleChoice {
     pub(crate) description: String,
     pub(crate) permissions: Vec<String>,
     pub(crate) checked: bool,
+    /// The id of the role's API.
+    pub(crate) api: String,
 }
 
 impl RoleChoice {
@@ -576,6 +583,7 @@ impl RoleChoice {
                 name: r.name,
                 description: r.description,
                 permissions: r.permissions,
+                api: r.api_id,
             })
             .collect()
     }
@@ -594,6 +602,20 @@ pub struct WizardRolesPage {
     groups: Vec<RoleChoice>,
     error: Option<String>,
     auth: AuthChoice,
+    /// (id, name) of every API.
+    api_names: Vec<(String, String)>,
+    /// The chosen product's name.
+    product_name: Option<String>,
+}
+
+impl WizardRolesPage {
+    /// The name of API `id`.
+    fn api_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.api_names
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or(id, |(_, n)| n.as_str())
+    }
 }
 
 /// Step 3 of the wizard (also shown after regenerating keys): the secret, this once.
@@ -754,13 +776,41 @@ fn details_page(
         description_error: None,
         auth: auth.clone(),
         key_error: None,
+        apis: Vec::new(),
     }
 }
 
+/// Step 1 with the APIs offered as the account's product.
+async fn details_page_with_apis(
+    app: &AppState,
+    console: &Console,
+    name: &str,
+    description: &str,
+    auth: &AuthChoice,
+) -> Result<WizardDetailsPage, ConsoleError> {
+    let mut page = details_page(console, name, description, auth);
+    page.apis = app
+        .admin
+        .list_apis(&console.session.actor(&console.source))
+        .await?
+        .into_iter()
+        .filter(|a| !a.builtin)
+        .map(|a| (a.id, a.name, a.identifier))
+        .collect();
+    Ok(page)
+}
+
 /// `GET /settings/service-accounts/new`: step 1.
-pub async fn new_service_account(console: Console) -> Result<Response, ConsoleError> {
+pub async fn new_service_account(
+    State(app): State<AppState>,
+    console: Console,
+) -> Result<Response, ConsoleError> {
     console.require(SERVICE_ACCOUNTS_WRITE)?;
-    Ok(details_page(&console, "", "", &AuthChoice::default()).into_response())
+    Ok(
+        details_page_with_apis(&app, &console, "", "", &AuthChoice::default())
+            .await?
+            .into_response(),
+    )
 }
 
 /// The roles and groups ticked in step 2.
@@ -781,10 +831,34 @@ async fn roles_page(
 ) -> Result<WizardRolesPage, ConsoleError> {
     let (checked, checked_groups) = (ticked.roles, ticked.groups);
     let actor = console.session.actor(&console.source);
-    let roles = app.admin.list_roles(&actor).await?;
     let groups = super::account::group_choices(app, &actor, checked_groups).await?;
+    let apis = app.admin.list_apis(&actor).await?;
+    // With a product, only its roles can be given; otherwise every role, by API.
+    let mut roles: Vec<_> = app
+        .admin
+        .list_roles(&actor)
+        .await?
+        .into_iter()
+        .filter(|r| auth.product.is_empty() || r.api_id == auth.product)
+        .collect();
+    roles.sort_by_key(|r| {
+        (
+            r.api_id != crate::domain::access::KEYGATE_API_ID,
+            r.api_id.clone(),
+        )
+    });
+    let api_names = apis
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect();
+    let product_name = apis
+        .iter()
+        .find(|a| a.id == auth.product)
+        .map(|a| a.name.clone());
     Ok(WizardRolesPage {
         groups,
+        api_names,
+        product_name,
         chrome: console.chrome(),
         section: "service-accounts",
         csrf: console.session.csrf_token.clone(),
@@ -814,13 +888,13 @@ pub async fn add_service_account_step(
     let auth = AuthChoice::of(&form);
     match form.get("step") {
         Some("details") => {
-            let mut page = details_page(&console, &name, &description, &auth);
+            let mut page = details_page_with_apis(&app, &console, &name, &description, &auth).await?;
             page.role_ids = role_ids;
             page.group_ids = group_ids;
             Ok(page.into_response())
         }
         Some("roles") => {
-            let mut page = details_page(&console, &name, &description, &auth);
+            let mut page = details_page_with_apis(&app, &console, &name, &description, &auth).await?;
             page.role_ids = role_ids.clone();
             page.group_ids = group_ids.clone();
             if let Some(source) = auth.source()
@@ -868,6 +942,7 @@ pub async fn add_service_account_step(
                 name: name.clone(),
                 description: description.clone(),
                 role_ids: role_ids.clone(),
+                product: (!auth.product.is_empty()).then(|| auth.product.clone()),
                 token_lifetime_secs: None,
                 keys: auth.source(),
                 keys_expire_at: None,
@@ -876,7 +951,8 @@ pub async fn add_service_account_step(
             match app.admin.create_account(&actor, input).await {
                 Ok(creds) => Ok(CredentialsPage::new(&console, &creds)?.into_response()),
                 Err(AdminError::Conflict { message, .. }) => {
-                    let mut page = details_page(&console, &name, &description, &auth);
+                    let mut page =
+                        details_page_with_apis(&app, &console, &name, &description, &auth).await?;
                     page.name_error = Some(message);
                     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
                 }
@@ -913,7 +989,8 @@ pub async fn add_service_account_step(
                     Ok((StatusCode::FORBIDDEN, page).into_response())
                 }
                 Err(AdminError::Invalid(v)) => {
-                    let mut page = details_page(&console, &name, &description, &auth);
+                    let mut page =
+                        details_page_with_apis(&app, &console, &name, &description, &auth).await?;
                     if v.field == "description" {
                         page.description_error = Some(v.message);
                     } else if ["jwks", "public_key", "expires_at"].contains(&v.field) {
