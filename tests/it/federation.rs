@@ -928,3 +928,39 @@ async fn the_console_manages_trusted_issuers_and_an_accounts_federated_credentia
             .contains("No trusted issuers yet")
     );
 }
+
+#[tokio::test]
+async fn failed_federated_assertions_count_in_the_brute_force_backoff() {
+    let f = Fixture::new().await;
+    let bad = f.issuer.sign(
+        &f.issuer
+            .github(&f.app.issuer, "acme/other", "refs/heads/main"),
+    );
+    let from = SocketAddr::from(([10, 9, 8, 7], 40000));
+    let send = |assertion: String| {
+        let app = &f.app;
+        let client_id = f.client_id.clone();
+        async move {
+            app.post("/oauth/token")
+                .sent_from(from)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    ("client_assertion_type", JWT_BEARER),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+        }
+    };
+    for _ in 0..10 {
+        send(bad.clone())
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    // The source now backs off for this client, even with a good token.
+    let res = send(f.good()).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.text());
+    // Another source is not slowed.
+    assert_token(&f.grant(&f.good()).await);
+}
