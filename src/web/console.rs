@@ -4,6 +4,7 @@
 pub mod access;
 pub mod account;
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod keys;
 pub mod users;
@@ -125,7 +126,8 @@ pub fn router() -> Router<AppState> {
             "/settings/users/{id}/roles",
             get(users::edit_user_roles).post(users::save_user_roles),
         )
-        .route("/settings/audit", get(users::audit_log))
+        .route("/settings/audit", get(audit::audit_log))
+        .route("/settings/audit/export", get(audit::export_audit_log))
         .layer(middleware::from_fn(htmx_answers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         // Console pages show private data, and the wizard's last step a secret: never cache.

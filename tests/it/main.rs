@@ -18,6 +18,7 @@ mod client_library;
 mod console;
 mod console_access;
 mod console_account_page;
+mod console_audit;
 mod console_confirm;
 mod console_groups;
 mod console_lifecycle;

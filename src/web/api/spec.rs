@@ -458,7 +458,7 @@ pub const ROUTES: &[Route] = &[
                 "action",
                 "string",
                 false,
-                "action, or a prefix ending in '.'",
+                "any part of an action (a whole action, or a prefix such as 'service_account.')",
             ),
             f("since", "integer", false, "epoch seconds"),
             f("until", "integer", false, "epoch seconds"),

@@ -2,17 +2,15 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use super::accounts::RoleChoice;
 use super::{Chrome, Console, ConsoleError, FormFields, form_error};
 use crate::app::AppState;
 use crate::domain::format_ms;
 use crate::domain::permission::{USERS_READ, USERS_WRITE};
-use crate::store::audit::AuditFilter;
 
 /// A console user as listed.
 pub struct UserView {
@@ -244,153 +242,4 @@ pub async fn save_user_roles(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
-}
-
-/// An audit event as shown in the log.
-pub struct AuditView {
-    at: String,
-    actor: String,
-    actor_kind: String,
-    action: String,
-    target: String,
-    target_kind: String,
-    source: String,
-    detail: String,
-}
-
-/// The audit log page.
-#[derive(Template, WebTemplate)]
-#[template(path = "console/audit.html")]
-pub struct AuditPage {
-    chrome: Option<Chrome>,
-    section: &'static str,
-    events: Vec<AuditView>,
-    f_actor: String,
-    f_target: String,
-    f_action: String,
-    f_since: String,
-    f_until: String,
-    paged: bool,
-    first_url: String,
-    next_url: Option<String>,
-    error: Option<String>,
-}
-
-/// Filters of the audit log page.
-#[derive(Debug, Deserialize, Default)]
-pub struct AuditQuery {
-    #[serde(default)]
-    actor: String,
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    since: String,
-    #[serde(default)]
-    until: String,
-    before: Option<i64>,
-}
-
-/// Epoch milliseconds of a `YYYY-MM-DD` date at 00:00 UTC.
-fn parse_date(s: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_millis()).ok()
-}
-
-/// `GET /settings/audit`: filter by actor, target, action and dates; pages of 50.
-pub async fn audit_log(
-    State(app): State<AppState>,
-    console: Console,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, ConsoleError> {
-    let mut error = None;
-    let mut date = |s: &str, label: &str| -> Option<i64> {
-        if s.trim().is_empty() {
-            return None;
-        }
-        let parsed = parse_date(s.trim());
-        if parsed.is_none() {
-            error = Some(format!("The {label} date must look like 2026-11-22."));
-        }
-        parsed
-    };
-    let since = date(&q.since, "From");
-    let until = date(&q.until, "To").map(|t| t + 86_400_000);
-    let filter = AuditFilter {
-        actor: Some(q.actor.trim().to_owned()).filter(|s| !s.is_empty()),
-        target: Some(q.target.trim().to_owned()).filter(|s| !s.is_empty()),
-        action: Some(q.action.trim().to_owned()).filter(|s| !s.is_empty()),
-        since,
-        until,
-        before_id: q.before,
-        limit: 51,
-    };
-    let too_long = crate::web::limits::search_texts([
-        ("actor", q.actor.as_str()),
-        ("target", q.target.as_str()),
-        ("action", q.action.as_str()),
-    ]);
-    let mut events = match too_long {
-        Ok(()) => {
-            app.admin
-                .audit_events(&console.session.actor(&console.source), &filter)
-                .await?
-        }
-        Err(e) => {
-            error = Some(e.sentence("filter"));
-            Vec::new()
-        }
-    };
-    let more = events.len() > 50;
-    events.truncate(50);
-    let url = |before: Option<i64>| {
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("actor", &q.actor),
-            ("target", &q.target),
-            ("action", &q.action),
-            ("since", &q.since),
-            ("until", &q.until),
-        ] {
-            if !v.is_empty() {
-                ser.append_pair(k, v);
-            }
-        }
-        if let Some(b) = before {
-            ser.append_pair("before", &b.to_string());
-        }
-        format!("/settings/audit?{}", ser.finish())
-    };
-    let next_url = more
-        .then(|| events.last().map(|e| url(Some(e.id))))
-        .flatten();
-    Ok(AuditPage {
-        chrome: console.chrome(),
-        section: "audit",
-        events: events
-            .into_iter()
-            .map(|e| AuditView {
-                at: format_ms(e.at),
-                actor: e.actor_name,
-                actor_kind: e.actor_kind.replace('_', " "),
-                action: e.action,
-                target: e.target_name,
-                target_kind: e.target_kind.replace('_', " "),
-                source: e.source,
-                detail: e.detail,
-            })
-            .collect(),
-        paged: q.before.is_some(),
-        first_url: url(None),
-        next_url,
-        f_actor: q.actor,
-        f_target: q.target,
-        f_action: q.action,
-        f_since: q.since,
-        f_until: q.until,
-        error,
-    }
-    .into_response())
 }
