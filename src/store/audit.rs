@@ -40,9 +40,12 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// Only events on this target id or name.
     pub target: Option<String>,
-    /// Only actions containing this text (a whole action name, a prefix such as
-    /// `service_account.`, or any part of one).
+    /// Only this action (or action prefix ending in `.`); with `action_anywhere`, any
+    /// action containing this text.
     pub action: Option<String>,
+    /// Match `action` anywhere in the action (the console's search), not only whole or
+    /// as a prefix ending in `.` (the REST API's contract).
+    pub action_anywhere: bool,
     /// Only events at or after (epoch ms).
     pub since: Option<i64>,
     /// Only events before (epoch ms).
@@ -83,11 +86,15 @@ pub async fn append(
 /// A page of events matching `filter`, newest first.
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
-    // Any part of the action matches ("disabled", "service_account.", an exact name).
-    let action_like = f
-        .action
-        .as_ref()
-        .map(|a| format!("%{}%", super::like_escape(a)));
+    let action_like = f.action.as_ref().map(|a| {
+        if f.action_anywhere {
+            format!("%{}%", super::like_escape(a))
+        } else if a.ends_with('.') {
+            format!("{}%", super::like_escape(a))
+        } else {
+            super::like_escape(a)
+        }
+    });
     let rows = sqlx::query(
         "select id, at, actor_kind, actor_id, actor_name, action, target_kind, target_id, \
          target_name, source, detail from audit_events \

@@ -123,6 +123,18 @@ pub fn router() -> Router<AppState> {
         )
         .route("/settings/users/{id}/enabled", post(users::toggle_user))
         .route(
+            "/settings/users/{id}/password",
+            post(users::reset_user_password),
+        )
+        .route(
+            "/settings/users/{id}/delete",
+            get(users::confirm_delete_user).post(users::delete_user),
+        )
+        .route(
+            "/settings/password",
+            get(users::edit_own_password).post(users::change_own_password),
+        )
+        .route(
             "/settings/users/{id}/roles",
             get(users::edit_user_roles).post(users::save_user_roles),
         )

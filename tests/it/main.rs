@@ -23,6 +23,7 @@ mod console_confirm;
 mod console_groups;
 mod console_lifecycle;
 mod console_list;
+mod console_users;
 mod console_ux;
 mod console_wizard;
 mod instances;

@@ -458,7 +458,7 @@ pub const ROUTES: &[Route] = &[
                 "action",
                 "string",
                 false,
-                "any part of an action (a whole action, or a prefix such as 'service_account.')",
+                "action, or a prefix ending in '.'",
             ),
             f("since", "integer", false, "epoch seconds"),
             f("until", "integer", false, "epoch seconds"),

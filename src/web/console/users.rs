@@ -80,13 +80,14 @@ async fn users_page(
     })
 }
 
-/// `GET /settings/users`.
+/// `GET /settings/users`, with the notice of the change just made.
 pub async fn list_users(
     State(app): State<AppState>,
     console: Console,
+    super::Flash(notice): super::Flash,
 ) -> Result<Response, ConsoleError> {
     console.require(USERS_READ)?;
-    Ok(users_page(&app, &console, None, None, None)
+    Ok(users_page(&app, &console, notice, None, None)
         .await?
         .into_response())
 }
@@ -159,6 +160,11 @@ pub struct UserRolesPage {
     error: Option<String>,
     /// Said before saving when this user is the last who can manage users.
     warning: Option<String>,
+    /// Whether this is the signed-in user (who changes their password elsewhere and
+    /// cannot delete themselves).
+    is_self: bool,
+    /// The reset-password form's message, shown there.
+    password_error: Option<String>,
 }
 
 async fn user_roles_page(
@@ -198,15 +204,18 @@ async fn user_roles_page(
                 user.username
             )
         });
+    let is_self = user.id == console.session.user_id;
     Ok(UserRolesPage {
         chrome: console.chrome(),
         section: "users",
         csrf: console.session.csrf_token.clone(),
         id: user.id,
         username: user.username,
+        is_self,
         roles: RoleChoice::all(offered, &checked),
         error,
         warning,
+        password_error: None,
     })
 }
 
@@ -239,6 +248,147 @@ pub async fn save_user_roles(
         Err(e) => {
             let message = form_error(e)?;
             let page = user_roles_page(&app, &console, &id, Some(role_ids), Some(message)).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The Change password page (one's own).
+#[derive(Template, WebTemplate)]
+#[template(path = "console/password.html")]
+pub struct PasswordPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    error: Option<String>,
+    min_chars: usize,
+}
+
+fn password_page(console: &Console, error: Option<String>) -> PasswordPage {
+    PasswordPage {
+        chrome: console.chrome(),
+        section: "",
+        csrf: console.session.csrf_token.clone(),
+        error,
+        min_chars: crate::admin::users::MIN_PASSWORD_CHARS,
+    }
+}
+
+/// `GET /settings/password`: change one's own password.
+pub async fn edit_own_password(console: Console) -> Response {
+    password_page(&console, None).into_response()
+}
+
+/// `POST /settings/password`: the current password, then the new one.
+pub async fn change_own_password(
+    State(app): State<AppState>,
+    console: Console,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let current = form.get("current_password").unwrap_or_default().to_owned();
+    let new = form.get("new_password").unwrap_or_default().to_owned();
+    match app
+        .admin
+        .change_own_password(&console.session.actor(&console.source), current, new)
+        .await
+    {
+        Ok(()) => Ok(super::redirect_with_notice(
+            "/settings/service-accounts",
+            "Your password was changed.",
+        )),
+        Err(e) => {
+            let page = password_page(&console, Some(form_error(e)?));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// `POST /settings/users/{id}/password`: sets another user's password (their sessions end).
+pub async fn reset_user_password(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let new = form.get("new_password").unwrap_or_default().to_owned();
+    match app
+        .admin
+        .reset_user_password(&console.session.actor(&console.source), &id, new)
+        .await
+    {
+        Ok(()) => Ok(super::redirect_with_notice(
+            "/settings/users",
+            "Password reset; that user's sessions have ended.",
+        )),
+        Err(e) => {
+            let message = form_error(e)?;
+            let mut page = user_roles_page(&app, &console, &id, None, None).await?;
+            page.password_error = Some(message);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The delete-user confirmation.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/delete_user.html")]
+pub struct DeleteUserPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    username: String,
+    error: Option<String>,
+}
+
+/// `GET /settings/users/{id}/delete`.
+pub async fn confirm_delete_user(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let page = user_roles_page(&app, &console, &id, None, None).await?;
+    Ok(DeleteUserPage {
+        chrome: console.chrome(),
+        section: "users",
+        csrf: console.session.csrf_token.clone(),
+        id,
+        username: page.username,
+        error: None,
+    }
+    .into_response())
+}
+
+/// `POST /settings/users/{id}/delete`.
+pub async fn delete_user(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    match app
+        .admin
+        .delete_user(&console.session.actor(&console.source), &id)
+        .await
+    {
+        Ok(user) => Ok(super::redirect_with_notice(
+            "/settings/users",
+            &format!("{} deleted.", user.username),
+        )),
+        Err(e) => {
+            let message = form_error(e)?;
+            let page = user_roles_page(&app, &console, &id, None, None).await?;
+            let page = DeleteUserPage {
+                chrome: console.chrome(),
+                section: "users",
+                csrf: console.session.csrf_token.clone(),
+                id,
+                username: page.username,
+                error: Some(message),
+            };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
     }
