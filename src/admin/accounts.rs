@@ -707,19 +707,33 @@ impl Admin {
         if let Some(enabled) = input.enabled.filter(|e| *e != before.account.enabled) {
             accounts::set_enabled(&mut tx, id, enabled, now).await?;
         }
+        // The new values, and under "before" the values they replace (the audit log shows
+        // each change as before → after).
         let mut changed = serde_json::Map::new();
+        let mut was = serde_json::Map::new();
         if name.as_ref() != before.account.name {
             changed.insert("name".into(), name.as_ref().into());
+            was.insert("name".into(), before.account.name.clone().into());
         }
         if description.as_ref() != before.account.description {
             changed.insert("description".into(), description.as_ref().into());
+            was.insert(
+                "description".into(),
+                before.account.description.clone().into(),
+            );
         }
         if lifetime.secs() != before.account.token_lifetime_secs {
             changed.insert("token_lifetime_secs".into(), lifetime.secs().into());
+            was.insert(
+                "token_lifetime_secs".into(),
+                before.account.token_lifetime_secs.into(),
+            );
         }
         if let Some(roles) = &new_roles {
             let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
             changed.insert("roles".into(), names.into());
+            let old: Vec<&str> = before.roles.iter().map(|r| r.name.as_str()).collect();
+            was.insert("roles".into(), old.into());
         }
         if let Some(groups) = &new_groups {
             let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
@@ -749,6 +763,9 @@ impl Admin {
         }
         // A change of status is written as service_account.enabled or .disabled, as when
         // the toggle alone is used, so the audit log reads the same whichever way it came.
+        if !was.is_empty() {
+            changed.insert("before".into(), serde_json::Value::Object(was));
+        }
         let status = input.enabled.filter(|e| *e != before.account.enabled);
         let mut events = Vec::new();
         if !changed.is_empty() || status.is_none() {

@@ -714,6 +714,117 @@ impl Admin {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Refuses a new password that is too short.
+    fn check_new_password(password: &str) -> Result<(), AdminError> {
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(ValidationError::new(
+                "new_password",
+                format!("The new password must be at least {MIN_PASSWORD_CHARS} characters."),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// A console user changes their own password: the current one must be given. Their
+    /// other sessions stay signed in (the change is theirs).
+    pub async fn change_own_password(
+        &self,
+        actor: &Actor,
+        current: String,
+        new: String,
+    ) -> Result<(), AdminError> {
+        if actor.kind != ActorKind::ConsoleUser {
+            return Err(AdminError::Forbidden(USERS_WRITE));
+        }
+        let user = self.user_by_id(&actor.id).await?;
+        if !verify_password(current, Some(user.password_hash.clone())).await {
+            return Err(ValidationError::new(
+                "current_password",
+                "The current password is not right; nothing was changed.",
+            )
+            .into());
+        }
+        Self::check_new_password(&new)?;
+        let hash = self.hash_password(new).await?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        users::set_password(&mut tx, &user.id, &hash, now, false).await?;
+        let event = AuditEvent {
+            action: "console_user.password_changed",
+            target_kind: "console_user",
+            target_id: user.id.clone(),
+            target_name: user.username,
+            detail: String::new(),
+        };
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets another console user's password (`users:write`, and only a user whose every
+    /// role the actor could give); their sessions end, so the old password's holder is out.
+    pub async fn reset_user_password(
+        &self,
+        actor: &Actor,
+        id: &str,
+        new: String,
+    ) -> Result<(), AdminError> {
+        Self::require(actor, USERS_WRITE)?;
+        if actor.kind == ActorKind::ConsoleUser && actor.id == id {
+            return Err(ValidationError::new(
+                "new_password",
+                "Change your own password on the Change password page (it asks for the current one).",
+            )
+            .into());
+        }
+        let user = self.user_by_id(id).await?;
+        self.ensure_may_manage_user(actor, &user).await?;
+        Self::check_new_password(&new)?;
+        let hash = self.hash_password(new).await?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        users::set_password(&mut tx, id, &hash, now, true).await?;
+        let event = AuditEvent {
+            action: "console_user.password_reset",
+            target_kind: "console_user",
+            target_id: id.to_owned(),
+            target_name: user.username,
+            detail: String::new(),
+        };
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a console user (`users:write`, a user the actor may manage, never oneself),
+    /// never leaving the console without an enabled user who can manage users.
+    pub async fn delete_user(&self, actor: &Actor, id: &str) -> Result<UserRow, AdminError> {
+        Self::require(actor, USERS_WRITE)?;
+        if actor.kind == ActorKind::ConsoleUser && actor.id == id {
+            return Err(ValidationError::new("user", "You cannot delete yourself.").into());
+        }
+        let user = self.user_by_id(id).await?;
+        self.ensure_may_manage_user(actor, &user).await?;
+        let now = now_ms();
+        let mut tx = self.store.begin().await?;
+        let managers = users::count_user_managers(&mut tx).await?;
+        users::delete(&mut tx, id).await?;
+        Self::ensure_user_manager_remains(&mut tx, managers)
+            .await
+            .map_err(|e| relabel(e, "user"))?;
+        let event = AuditEvent {
+            action: "console_user.deleted",
+            target_kind: "console_user",
+            target_id: id.to_owned(),
+            target_name: user.username.clone(),
+            detail: String::new(),
+        };
+        audit::append(&mut tx, actor, &event, now).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
 }
 
 /// The same refusal, naming another form field.

@@ -40,8 +40,12 @@ pub struct AuditFilter {
     pub actor: Option<String>,
     /// Only events on this target id or name.
     pub target: Option<String>,
-    /// Only this action (or action prefix ending in `.`).
+    /// Only this action (or action prefix ending in `.`); with `action_anywhere`, any
+    /// action containing this text.
     pub action: Option<String>,
+    /// Match `action` anywhere in the action (the console's search), not only whole or
+    /// as a prefix ending in `.` (the REST API's contract).
+    pub action_anywhere: bool,
     /// Only events at or after (epoch ms).
     pub since: Option<i64>,
     /// Only events before (epoch ms).
@@ -83,7 +87,9 @@ pub async fn append(
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
     let action_like = f.action.as_ref().map(|a| {
-        if a.ends_with('.') {
+        if f.action_anywhere {
+            format!("%{}%", super::like_escape(a))
+        } else if a.ends_with('.') {
             format!("{}%", super::like_escape(a))
         } else {
             super::like_escape(a)

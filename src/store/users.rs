@@ -245,6 +245,47 @@ pub async fn set_enabled(
     Ok(done.rows_affected() == 1)
 }
 
+/// Sets a user's password hash; with `end_sessions`, signs every session of theirs out.
+#[instrument(skip_all)]
+pub async fn set_password(
+    tx: &mut Tx,
+    id: &str,
+    password_hash: &str,
+    now: i64,
+    end_sessions: bool,
+) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("update console_users set password_hash = $2, updated_at = $3 where id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    if end_sessions {
+        sqlx::query("delete from console_sessions where user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a user with their roles and sessions.
+#[instrument(skip_all)]
+pub async fn delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    for sql in [
+        "delete from console_sessions where user_id = $1",
+        "delete from user_roles where user_id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut **tx).await?;
+    }
+    let done = sqlx::query("delete from console_users where id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Replaces a user's roles.
 #[instrument(skip_all)]
 pub async fn set_roles(tx: &mut Tx, id: &str, role_ids: &[String]) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod accounts;
 pub mod apis;
+pub mod audit;
 pub mod auth;
 pub mod federation;
 pub mod bindings;
@@ -177,10 +178,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/settings/users/{id}/enabled", post(users::toggle_user))
         .route(
+            "/settings/users/{id}/password",
+            post(users::reset_user_password),
+        )
+        .route(
+            "/settings/users/{id}/delete",
+            get(users::confirm_delete_user).post(users::delete_user),
+        )
+        .route(
+            "/settings/password",
+            get(users::edit_own_password).post(users::change_own_password),
+        )
+        .route(
             "/settings/users/{id}/roles",
             get(users::edit_user_roles).post(users::save_user_roles),
         )
-        .route("/settings/audit", get(users::audit_log))
+        .route("/settings/audit", get(audit::audit_log))
+        .route("/settings/audit/export", get(audit::export_audit_log))
         .route(
             "/settings/signing-keys",
             get(signing_keys::list_signing_keys),

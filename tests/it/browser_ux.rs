@@ -100,6 +100,11 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         (format!("/settings/hierarchy/{node}/delete"), "Delete acme?"),
         ("/settings/users".to_owned(), "Console Users"),
         (format!("/settings/users/{auditor}/roles"), "auditor"),
+        (
+            format!("/settings/users/{auditor}/delete"),
+            "Delete auditor?",
+        ),
+        ("/settings/password".to_owned(), "Change your password"),
         ("/settings/audit".to_owned(), "Audit Log"),
     ]
     .into_iter()

@@ -576,6 +576,7 @@ pub async fn list_audit_events(
         actor: q.actor.filter(|s| !s.is_empty()),
         target: q.target.filter(|s| !s.is_empty()),
         action: q.action.filter(|s| !s.is_empty()),
+        action_anywhere: false,
         since: q.since.map(|s| s.saturating_mul(1000)),
         until: q.until.map(|s| s.saturating_mul(1000)),
         before_id: q.cursor,

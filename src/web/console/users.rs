@@ -2,17 +2,15 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use super::accounts::RoleChoice;
 use super::{Chrome, Console, ConsoleError, FormFields, form_error};
 use crate::app::AppState;
 use crate::domain::format_ms;
 use crate::domain::permission::{USERS_READ, USERS_WRITE};
-use crate::store::audit::AuditFilter;
 
 /// A console user as listed.
 pub struct UserView {
@@ -82,13 +80,14 @@ async fn users_page(
     })
 }
 
-/// `GET /settings/users`.
+/// `GET /settings/users`, with the notice of the change just made.
 pub async fn list_users(
     State(app): State<AppState>,
     console: Console,
+    super::Flash(notice): super::Flash,
 ) -> Result<Response, ConsoleError> {
     console.require(USERS_READ)?;
-    Ok(users_page(&app, &console, None, None, None)
+    Ok(users_page(&app, &console, notice, None, None)
         .await?
         .into_response())
 }
@@ -161,6 +160,11 @@ pub struct UserRolesPage {
     error: Option<String>,
     /// Said before saving when this user is the last who can manage users.
     warning: Option<String>,
+    /// Whether this is the signed-in user (who changes their password elsewhere and
+    /// cannot delete themselves).
+    is_self: bool,
+    /// The reset-password form's message, shown there.
+    password_error: Option<String>,
 }
 
 async fn user_roles_page(
@@ -200,15 +204,18 @@ async fn user_roles_page(
                 user.username
             )
         });
+    let is_self = user.id == console.session.user_id;
     Ok(UserRolesPage {
         chrome: console.chrome(),
         section: "users",
         csrf: console.session.csrf_token.clone(),
         id: user.id,
         username: user.username,
+        is_self,
         roles: RoleChoice::all(offered, &checked),
         error,
         warning,
+        password_error: None,
     })
 }
 
@@ -246,151 +253,143 @@ pub async fn save_user_roles(
     }
 }
 
-/// An audit event as shown in the log.
-pub struct AuditView {
-    at: String,
-    actor: String,
-    actor_kind: String,
-    action: String,
-    target: String,
-    target_kind: String,
-    source: String,
-    detail: String,
-}
-
-/// The audit log page.
+/// The Change password page (one's own).
 #[derive(Template, WebTemplate)]
-#[template(path = "console/audit.html")]
-pub struct AuditPage {
+#[template(path = "console/password.html")]
+pub struct PasswordPage {
     chrome: Option<Chrome>,
     section: &'static str,
-    events: Vec<AuditView>,
-    f_actor: String,
-    f_target: String,
-    f_action: String,
-    f_since: String,
-    f_until: String,
-    paged: bool,
-    first_url: String,
-    next_url: Option<String>,
+    csrf: String,
+    error: Option<String>,
+    min_chars: usize,
+}
+
+fn password_page(console: &Console, error: Option<String>) -> PasswordPage {
+    PasswordPage {
+        chrome: console.chrome(),
+        section: "",
+        csrf: console.session.csrf_token.clone(),
+        error,
+        min_chars: crate::admin::users::MIN_PASSWORD_CHARS,
+    }
+}
+
+/// `GET /settings/password`: change one's own password.
+pub async fn edit_own_password(console: Console) -> Response {
+    password_page(&console, None).into_response()
+}
+
+/// `POST /settings/password`: the current password, then the new one.
+pub async fn change_own_password(
+    State(app): State<AppState>,
+    console: Console,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let current = form.get("current_password").unwrap_or_default().to_owned();
+    let new = form.get("new_password").unwrap_or_default().to_owned();
+    match app
+        .admin
+        .change_own_password(&console.session.actor(&console.source), current, new)
+        .await
+    {
+        Ok(()) => Ok(super::redirect_with_notice(
+            "/settings/service-accounts",
+            "Your password was changed.",
+        )),
+        Err(e) => {
+            let page = password_page(&console, Some(form_error(e)?));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// `POST /settings/users/{id}/password`: sets another user's password (their sessions end).
+pub async fn reset_user_password(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    let new = form.get("new_password").unwrap_or_default().to_owned();
+    match app
+        .admin
+        .reset_user_password(&console.session.actor(&console.source), &id, new)
+        .await
+    {
+        Ok(()) => Ok(super::redirect_with_notice(
+            "/settings/users",
+            "Password reset; that user's sessions have ended.",
+        )),
+        Err(e) => {
+            let message = form_error(e)?;
+            let mut page = user_roles_page(&app, &console, &id, None, None).await?;
+            page.password_error = Some(message);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
+/// The delete-user confirmation.
+#[derive(Template, WebTemplate)]
+#[template(path = "console/delete_user.html")]
+pub struct DeleteUserPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    csrf: String,
+    id: String,
+    username: String,
     error: Option<String>,
 }
 
-/// Filters of the audit log page.
-#[derive(Debug, Deserialize, Default)]
-pub struct AuditQuery {
-    #[serde(default)]
-    actor: String,
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    action: String,
-    #[serde(default)]
-    since: String,
-    #[serde(default)]
-    until: String,
-    before: Option<i64>,
-}
-
-/// Epoch milliseconds of a `YYYY-MM-DD` date at 00:00 UTC.
-fn parse_date(s: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339(&format!("{s}T00:00:00Z")).ok()?;
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_millis()).ok()
-}
-
-/// `GET /settings/audit`: filter by actor, target, action and dates; pages of 50.
-pub async fn audit_log(
+/// `GET /settings/users/{id}/delete`.
+pub async fn confirm_delete_user(
     State(app): State<AppState>,
     console: Console,
-    Query(q): Query<AuditQuery>,
+    Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    let mut error = None;
-    let mut date = |s: &str, label: &str| -> Option<i64> {
-        if s.trim().is_empty() {
-            return None;
-        }
-        let parsed = parse_date(s.trim());
-        if parsed.is_none() {
-            error = Some(format!("The {label} date must look like 2026-11-22."));
-        }
-        parsed
-    };
-    let since = date(&q.since, "From");
-    let until = date(&q.until, "To").map(|t| t + 86_400_000);
-    let filter = AuditFilter {
-        actor: Some(q.actor.trim().to_owned()).filter(|s| !s.is_empty()),
-        target: Some(q.target.trim().to_owned()).filter(|s| !s.is_empty()),
-        action: Some(q.action.trim().to_owned()).filter(|s| !s.is_empty()),
-        since,
-        until,
-        before_id: q.before,
-        limit: 51,
-    };
-    let too_long = crate::web::limits::search_texts([
-        ("actor", q.actor.as_str()),
-        ("target", q.target.as_str()),
-        ("action", q.action.as_str()),
-    ]);
-    let mut events = match too_long {
-        Ok(()) => {
-            app.admin
-                .audit_events(&console.session.actor(&console.source), &filter)
-                .await?
-        }
-        Err(e) => {
-            error = Some(e.sentence("filter"));
-            Vec::new()
-        }
-    };
-    let more = events.len() > 50;
-    events.truncate(50);
-    let url = |before: Option<i64>| {
-        let mut ser = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("actor", &q.actor),
-            ("target", &q.target),
-            ("action", &q.action),
-            ("since", &q.since),
-            ("until", &q.until),
-        ] {
-            if !v.is_empty() {
-                ser.append_pair(k, v);
-            }
-        }
-        if let Some(b) = before {
-            ser.append_pair("before", &b.to_string());
-        }
-        format!("/settings/audit?{}", ser.finish())
-    };
-    let next_url = more
-        .then(|| events.last().map(|e| url(Some(e.id))))
-        .flatten();
-    Ok(AuditPage {
+    let page = user_roles_page(&app, &console, &id, None, None).await?;
+    Ok(DeleteUserPage {
         chrome: console.chrome(),
-        section: "audit",
-        events: events
-            .into_iter()
-            .map(|e| AuditView {
-                at: format_ms(e.at),
-                actor: e.actor_name,
-                actor_kind: e.actor_kind.replace('_', " "),
-                action: e.action,
-                target: e.target_name,
-                target_kind: e.target_kind.replace('_', " "),
-                source: e.source,
-                detail: e.detail,
-            })
-            .collect(),
-        paged: q.before.is_some(),
-        first_url: url(None),
-        next_url,
-        f_actor: q.actor,
-        f_target: q.target,
-        f_action: q.action,
-        f_since: q.since,
-        f_until: q.until,
-        error,
+        section: "users",
+        csrf: console.session.csrf_token.clone(),
+        id,
+        username: page.username,
+        error: None,
     }
     .into_response())
+}
+
+/// `POST /settings/users/{id}/delete`.
+pub async fn delete_user(
+    State(app): State<AppState>,
+    console: Console,
+    Path(id): Path<String>,
+    form: FormFields,
+) -> Result<Response, ConsoleError> {
+    console.check_csrf(&form)?;
+    match app
+        .admin
+        .delete_user(&console.session.actor(&console.source), &id)
+        .await
+    {
+        Ok(user) => Ok(super::redirect_with_notice(
+            "/settings/users",
+            &format!("{} deleted.", user.username),
+        )),
+        Err(e) => {
+            let message = form_error(e)?;
+            let page = user_roles_page(&app, &console, &id, None, None).await?;
+            let page = DeleteUserPage {
+                chrome: console.chrome(),
+                section: "users",
+                csrf: console.session.csrf_token.clone(),
+                id,
+                username: page.username,
+                error: Some(message),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }
