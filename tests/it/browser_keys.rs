@@ -197,11 +197,10 @@ async fn the_account_page_adds_a_key_and_deletes_one_after_confirmation() {
     let token_uri = chrome.value_of("#cred-token-uri").await;
 
     // The account page: generate a second key there; its key file is offered once.
-    let id = keygate::store::accounts::auth_by_client_id(app.state.store.pool(), &client_id)
+    let id = keygate::store::accounts::id_by_client_id(app.state.store.pool(), &client_id)
         .await
         .unwrap()
-        .unwrap()
-        .id;
+        .unwrap();
     let page = format!("{base}/settings/service-accounts/{id}");
     chrome.client.goto(&page).await.unwrap();
     chrome.wait_for_heading("rotating").await;

@@ -26,6 +26,7 @@ async fn a_busy_list(app: &TestApp) -> (String, String) {
                 name: "Deployer".into(),
                 description: "Runs deployments".into(),
                 permissions: vec!["deploy:run".into()],
+            api: Some(app.api_defining(&["deploy:run"]).await),
             },
         )
         .await
@@ -68,6 +69,7 @@ async fn a_busy_list(app: &TestApp) -> (String, String) {
                 description: "Everything that deploys".into(),
                 role_ids: vec![role.clone()],
                 member_ids: members,
+                bindings: None,
             },
         )
         .await
@@ -315,6 +317,7 @@ async fn the_wizard_names_its_steps_keeps_choices_shows_the_whole_secret_and_bac
                 description: "Read everything".into(),
                 role_ids: vec!["builtin-auditor".into()],
                 member_ids: vec![],
+                bindings: None,
             },
         )
         .await

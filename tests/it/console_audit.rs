@@ -31,9 +31,7 @@ async fn the_log_reads_as_sentences_with_changes_links_and_times() {
                 name: Some("billing-v2".into()),
                 description: Some("ships invoices".into()),
                 token_lifetime_secs: None,
-                role_ids: None,
-                groups: None,
-                enabled: None,
+                ..UpdateAccount::default()
             },
         )
         .await

@@ -100,6 +100,7 @@ async fn deleting_a_held_role_lists_its_accounts_groups_and_users_first() {
                 name: "Deployer".into(),
                 description: String::new(),
                 permissions: vec!["deploy:run".into()],
+            api: Some(app.api_defining(&["deploy:run"]).await),
             },
         )
         .await
@@ -117,6 +118,7 @@ async fn deleting_a_held_role_lists_its_accounts_groups_and_users_first() {
                 description: String::new(),
                 role_ids: vec![role.clone()],
                 member_ids: vec![member.id.clone()],
+                bindings: None,
             },
         )
         .await

@@ -40,6 +40,7 @@ async fn members_are_added_and_removed_on_the_group_page() {
                 description: String::new(),
                 role_ids: vec!["builtin-auditor".into()],
                 member_ids: vec![billing.id.clone()],
+                bindings: None,
             },
         )
         .await

@@ -184,6 +184,7 @@ async fn the_role_filter_finds_holders_direct_and_through_groups_marked_as_such(
                 name: "Deployer".into(),
                 description: String::new(),
                 permissions: vec!["deploy:run".into()],
+            api: Some(app.api_defining(&["deploy:run"]).await),
             },
         )
         .await
@@ -201,6 +202,7 @@ async fn the_role_filter_finds_holders_direct_and_through_groups_marked_as_such(
                 description: String::new(),
                 role_ids: vec![role.clone()],
                 member_ids: vec![grouped.id.clone()],
+                bindings: None,
             },
         )
         .await
@@ -265,6 +267,7 @@ async fn toggling_without_javascript_keeps_search_filters_order_size_and_page() 
                 name: "Reader".into(),
                 description: String::new(),
                 permissions: vec!["data:read".into()],
+            api: Some(app.api_defining(&["data:read"]).await),
             },
         )
         .await

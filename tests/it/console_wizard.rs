@@ -23,6 +23,7 @@ async fn the_wizard_names_its_steps_offers_groups_and_keeps_choices_going_back()
                 description: String::new(),
                 role_ids: vec!["builtin-auditor".into()],
                 member_ids: vec![],
+                bindings: None,
             },
         )
         .await
