@@ -106,6 +106,11 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         ),
         ("/settings/password".to_owned(), "Change your password"),
         ("/settings/audit".to_owned(), "Audit Log"),
+        ("/settings/signing-keys".to_owned(), "Signing Keys"),
+        (
+            "/settings/signing-keys/rotate".to_owned(),
+            "Rotate the signing key?",
+        ),
     ]
     .into_iter()
     .map(|(p, h)| (p, h.to_owned()))
