@@ -302,22 +302,63 @@ impl ListSql {
         )
     }
 
-    /// The status and role filters.
-    fn filters(b: &mut Built, filter: &ListFilter) -> String {
+    /// The status and role filters. A role held by few accounts (`rare_role`) is matched
+    /// from its holders (a short list the index finds); a common one row by row on the
+    /// ordered scan (primary-key lookups that a page's limit soon ends), so either way the
+    /// work is bounded.
+    fn filters(b: &mut Built, filter: &ListFilter, rare_role: bool) -> String {
         let mut out = "1 = 1".to_owned();
         if let Some(e) = filter.enabled {
             out.push_str(&format!(" and enabled = {}", b.arg(Arg::Int(i64::from(e)))));
         }
         if let Some(role) = &filter.role {
             let r = b.arg(Arg::Text(role.clone()));
-            out.push_str(&format!(
-                " and id in (select account_id from account_roles where role_id = {r} \
-                 union select ag.account_id from account_groups ag \
-                 join group_roles gr on gr.group_id = ag.group_id where gr.role_id = {r})"
-            ));
+            if rare_role {
+                out.push_str(&format!(
+                    " and id in (select account_id from account_roles where role_id = {r} \
+                     union select ag.account_id from account_groups ag \
+                     join group_roles gr on gr.group_id = ag.group_id where gr.role_id = {r})"
+                ));
+            } else {
+                out.push_str(&format!(
+                    " and (exists (select 1 from account_roles ar \
+                       where ar.account_id = service_accounts.id and ar.role_id = {r}) \
+                     or exists (select 1 from account_groups ag \
+                       join group_roles gr on gr.group_id = ag.group_id \
+                       where ag.account_id = service_accounts.id and gr.role_id = {r}))"
+                ));
+            }
         }
         out
     }
+}
+
+/// Most holders of a role that the list matches from the holders' side (see
+/// [`ListSql::filters`]).
+const RARE_ROLE: i64 = 5000;
+
+/// Whether the filter's role (if any) is held by at most [`RARE_ROLE`] accounts.
+async fn rare_role(pool: &AnyPool, filter: &ListFilter) -> Result<bool, StoreError> {
+    let Some(role) = &filter.role else {
+        return Ok(false);
+    };
+    // Each side counted alone with its own limit (a union would be built whole first).
+    let mut n = 0;
+    for sql in [
+        "select count(*) as n from (select account_id from account_roles \
+         where role_id = $1 limit $2) as c",
+        "select count(*) as n from (select ag.account_id from account_groups ag \
+         join group_roles gr on gr.group_id = ag.group_id where gr.role_id = $1 limit $2) as c",
+    ] {
+        let side: i64 = sqlx::query(sql)
+            .bind(role)
+            .bind(RARE_ROLE + 1)
+            .fetch_one(pool)
+            .await?
+            .try_get("n")?;
+        n += side;
+    }
+    Ok(n <= RARE_ROLE)
 }
 
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
@@ -550,10 +591,11 @@ const MAX_CANDIDATES: i64 = 5000;
 #[instrument(skip_all)]
 pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSummary>, StoreError> {
     let parts = ListSql::of(filter);
+    let rare = rare_role(pool, filter).await?;
     let mut rows = if filter.q.is_empty() {
         let mut b = Built::default();
         let keyset = parts.keyset(&mut b, filter);
-        let filters = ListSql::filters(&mut b, filter);
+        let filters = ListSql::filters(&mut b, filter, rare);
         let limit = b.arg(Arg::Int(filter.limit));
         let sql = format!(
             "select {ACCOUNT_COLUMNS} from service_accounts where {keyset} and {filters} \
@@ -562,7 +604,7 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSumm
         );
         b.query(&sql).fetch_all(pool).await?
     } else {
-        search(pool, filter, &parts).await?
+        search(pool, filter, &parts, rare).await?
     };
     if filter.after.is_some() && filter.backward {
         rows.reverse();
@@ -588,8 +630,9 @@ pub async fn list(pool: &AnyPool, filter: &ListFilter) -> Result<Vec<AccountSumm
 /// up to [`COUNT_CAP`] + 1 so a huge list costs a bounded scan.
 #[instrument(skip_all)]
 pub async fn count_matching(pool: &AnyPool, filter: &ListFilter) -> Result<i64, StoreError> {
+    let rare = rare_role(pool, filter).await?;
     let mut b = Built::default();
-    let filters = ListSql::filters(&mut b, filter);
+    let filters = ListSql::filters(&mut b, filter, rare);
     let search = search_condition(&mut b, &filter.q);
     let cap = b.arg(Arg::Int(COUNT_CAP + 1));
     let sql = format!(
@@ -611,9 +654,10 @@ pub async fn count_before(
     back.after = ListFilter::parse_cursor(&ListFilter::cursor(filter.sort, row));
     back.backward = true;
     let parts = ListSql::of(&back);
+    let rare = rare_role(pool, &back).await?;
     let mut b = Built::default();
     let keyset = parts.keyset(&mut b, &back);
-    let filters = ListSql::filters(&mut b, &back);
+    let filters = ListSql::filters(&mut b, &back, rare);
     let search = search_condition(&mut b, &back.q);
     let cap = b.arg(Arg::Int(COUNT_CAP + 1));
     let sql = format!(
@@ -643,6 +687,7 @@ async fn search(
     pool: &AnyPool,
     filter: &ListFilter,
     parts: &ListSql,
+    rare: bool,
 ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
     let q = name_key(&filter.q);
     let pattern = format!("%{}%", like_escape(&q));
@@ -654,7 +699,7 @@ async fn search(
         let keyset = parts.keyset(&mut b, filter);
         let size = b.arg(Arg::Int(size));
         let pat = b.arg(Arg::Text(pattern.clone()));
-        let filters = ListSql::filters(&mut b, filter);
+        let filters = ListSql::filters(&mut b, filter, rare);
         let limit = b.arg(Arg::Int(filter.limit));
         let sql = format!(
             "with w as materialized (select id, name_key as lname from service_accounts \
@@ -695,7 +740,7 @@ async fn search(
         // A rare term: sort its few candidates.
         let mut b = Built::default();
         let keyset = parts.keyset(&mut b, filter);
-        let filters = ListSql::filters(&mut b, filter);
+        let filters = ListSql::filters(&mut b, filter, rare);
         let search = search_condition(&mut b, &filter.q);
         let limit = b.arg(Arg::Int(filter.limit));
         let sql = format!(

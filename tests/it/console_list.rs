@@ -356,3 +356,54 @@ async fn each_row_has_a_menu_with_view_and_for_writers_disable_regenerate_and_de
     assert!(!page.contains("Regenerate</a>"), "{page}");
     assert!(!page.contains("class=\"menu-item\""), "{page}");
 }
+
+#[tokio::test]
+async fn a_role_held_by_thousands_filters_on_the_ordered_scan_with_the_same_answer() {
+    use keygate::store::accounts::{NewAccount, insert_many};
+    let app = TestApp::spawn().await;
+    // 5,010 holders (more than the list matches from the holders' side) and 5 others.
+    let ids: Vec<String> = (0..5_015).map(|i| format!("id-{i:05}")).collect();
+    let names: Vec<String> = (0..5_015).map(|i| format!("bulk-{i:05}")).collect();
+    let client_ids: Vec<String> = (0..5_015).map(|i| format!("cid-{i:05}")).collect();
+    let holder = vec!["builtin-auditor".to_owned()];
+    let none: Vec<String> = Vec::new();
+    let news: Vec<NewAccount<'_>> = (0..5_015)
+        .map(|i| NewAccount {
+            id: &ids[i],
+            name: &names[i],
+            description: "",
+            client_id: &client_ids[i],
+            secret_hash: "",
+            token_lifetime_secs: 3600,
+            auth_method: "client_secret_basic",
+            role_ids: if i % 1003 == 7 { &none } else { &holder },
+            now: 1_000 + i64::try_from(i).unwrap(),
+        })
+        .collect();
+    let mut tx = app.state.store.begin().await.unwrap();
+    insert_many(&mut tx, &news).await.unwrap();
+    tx.commit().await.unwrap();
+    if app.state.store.backend() == keygate::store::Backend::Postgres {
+        sqlx::query("analyze")
+            .execute(app.state.store.pool())
+            .await
+            .unwrap();
+    }
+    let mut b = signed_in_admin(&app).await;
+    let page = b
+        .get("/settings/service-accounts?role=builtin-auditor&sort=created&dir=desc")
+        .await
+        .text();
+    assert!(page.contains("1\u{2013}50 of 5,010"), "{page}");
+    let rows = row_ids(&page);
+    assert_eq!(rows[..3], ["id-05014", "id-05013", "id-05012"]);
+    let next = b.get(&link(&page, "next").unwrap()).await.text();
+    assert!(next.contains("51\u{2013}100 of 5,010"), "{next}");
+    // Oldest first: id-00007 (7 % 1003 == 7) holds no role and is skipped.
+    let oldest = b
+        .get("/settings/service-accounts?role=builtin-auditor&sort=created&dir=asc&size=25")
+        .await
+        .text();
+    let rows = row_ids(&oldest);
+    assert_eq!(rows[6..8], ["id-00006", "id-00008"]);
+}
