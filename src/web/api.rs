@@ -5,8 +5,8 @@ pub mod access;
 pub mod accounts;
 pub mod federation;
 pub mod keys;
-pub mod signing_keys;
 pub mod personal_tokens;
+pub mod signing_keys;
 pub mod spec;
 
 use axum::Router;

@@ -26,7 +26,7 @@ async fn a_busy_list(app: &TestApp) -> (String, String) {
                 name: "Deployer".into(),
                 description: "Runs deployments".into(),
                 permissions: vec!["deploy:run".into()],
-            api: Some(app.api_defining(&["deploy:run"]).await),
+                api: Some(app.api_defining(&["deploy:run"]).await),
             },
         )
         .await

@@ -100,7 +100,7 @@ async fn deleting_a_held_role_lists_its_accounts_groups_and_users_first() {
                 name: "Deployer".into(),
                 description: String::new(),
                 permissions: vec!["deploy:run".into()],
-            api: Some(app.api_defining(&["deploy:run"]).await),
+                api: Some(app.api_defining(&["deploy:run"]).await),
             },
         )
         .await

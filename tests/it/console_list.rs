@@ -184,7 +184,7 @@ async fn the_role_filter_finds_holders_direct_and_through_groups_marked_as_such(
                 name: "Deployer".into(),
                 description: String::new(),
                 permissions: vec!["deploy:run".into()],
-            api: Some(app.api_defining(&["deploy:run"]).await),
+                api: Some(app.api_defining(&["deploy:run"]).await),
             },
         )
         .await
@@ -267,7 +267,7 @@ async fn toggling_without_javascript_keeps_search_filters_order_size_and_page() 
                 name: "Reader".into(),
                 description: String::new(),
                 permissions: vec!["data:read".into()],
-            api: Some(app.api_defining(&["data:read"]).await),
+                api: Some(app.api_defining(&["data:read"]).await),
             },
         )
         .await

@@ -297,9 +297,11 @@ async fn a_whole_run_at_trace_level_logs_no_secret_token_password_or_cookie() {
     // The request span's fields (route=…) are checked by the test above: with the whole
     // suite running, tracing may keep a span callsite's interest from another thread, so
     // they are not required here, where what matters is that nothing secret appears.
-    for part in ["status=200", "hyper"] {
-        assert!(text.contains(part), "no {part} in the logs: {text}");
-    }
+    // keygate's own request line is not required either: with the whole suite running on
+    // PostgreSQL its callsite's interest is sometimes settled by another test's thread
+    // (seen failing about one run in two there, never alone); the request-line test above
+    // checks it. hyper's trace lines show the capture saw this run's requests.
+    assert!(text.contains("hyper"), "no hyper line in the logs: {text}");
     if app.db.is_postgres() {
         assert!(text.contains("sqlx::query"), "no query in the logs: {text}");
     }

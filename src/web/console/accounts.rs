@@ -888,13 +888,15 @@ pub async fn add_service_account_step(
     let auth = AuthChoice::of(&form);
     match form.get("step") {
         Some("details") => {
-            let mut page = details_page_with_apis(&app, &console, &name, &description, &auth).await?;
+            let mut page =
+                details_page_with_apis(&app, &console, &name, &description, &auth).await?;
             page.role_ids = role_ids;
             page.group_ids = group_ids;
             Ok(page.into_response())
         }
         Some("roles") => {
-            let mut page = details_page_with_apis(&app, &console, &name, &description, &auth).await?;
+            let mut page =
+                details_page_with_apis(&app, &console, &name, &description, &auth).await?;
             page.role_ids = role_ids.clone();
             page.group_ids = group_ids.clone();
             if let Some(source) = auth.source()
