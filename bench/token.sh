@@ -237,6 +237,26 @@ api "service-accounts/$(json_field id <"$OUT/fed-account.json")/federated-creden
 export BENCH_FED_CLIENT_ID="$(json_field client_id <"$OUT/fed-account.json")" BENCH_FED_TOKEN="$(cat "$OUT/federated-token.txt")"
 FEDERATED=$(summarise "$(wrk_runs federated federated.lua /oauth/token)")
 kill "$ISSUER_PID" 2>/dev/null || true; ISSUER_PID=""
+# The access model (issue 10): a grant with resource= for an API, the account holding a role at
+# the root and another at a node two levels down (so the token carries authorization_details).
+api apis '{"name":"bench-api","identifier":"https://bench.example","permissions":["p:read","p:deploy"]}' >"$OUT/api.json"
+api roles '{"name":"bench reader","api":"bench-api","permissions":["p:read"]}' >/dev/null
+api roles '{"name":"bench deployer","api":"bench-api","permissions":["p:deploy"]}' >/dev/null
+NODE=$(api nodes '{"name":"acme","kind":"Company"}' | json_field id)
+api nodes "{\"name\":\"shop\",\"kind\":\"Project\",\"parent\":\"$NODE\"}" >/dev/null
+"$BIN" service-accounts create --name bench-resource --output json >"$OUT/resource-account.json"
+curl -sf -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' \
+  -d '{"bindings":[{"role":"bench reader","node":null},{"role":"bench deployer","node":"acme/shop"},{"role":"Token Introspector","node":null}]}' \
+  "$BASE/api/v1/service-accounts/$(json_field id <"$OUT/resource-account.json")" >/dev/null
+RESOURCE=$(BENCH_CLIENT_ID="$(json_field client_id <"$OUT/resource-account.json")" \
+  BENCH_CLIENT_SECRET="$(json_field client_secret <"$OUT/resource-account.json")" \
+  BENCH_EXTRA="&resource=https%3A%2F%2Fbench.example" summarise "$(wrk_runs resource token.lua /oauth/token)")
+PLAIN=$(summarise "$(wrk_runs plain token.lua /oauth/token)")
+# Personal access tokens (issue 12): whoami and introspection with a kgp_ token.
+PAT=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  -d '{"name":"bench","expires_in_days":1}' "$BASE/api/v1/service-accounts/me/tokens" | json_field token)
+PAT_WHOAMI=$(BENCH_TOKEN="$PAT" summarise "$(BENCH_TOKEN="$PAT" wrk_runs pat-whoami whoami.lua /api/v1/whoami)")
+PAT_INTROSPECT=$(summarise "$(BENCH_TOKEN="$PAT" wrk_runs pat-introspect introspect.lua /oauth/introspect)")
 RSS2=$(awk '/^VmHWM:/{printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status")
 stop_server
 
@@ -263,6 +283,14 @@ ceiling_of() { awk -F'\t' -v p="$1" '$1 ~ p {print $5}' "$TSV" | head -1; }
   echo "| keygate ($DB) | POST /oauth/token (private_key_jwt ES256, unique jti) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
   IFS=$'\t' read -r okr rng p50 p99 err <<<"$FEDERATED"
   echo "| keygate ($DB) | POST /oauth/token (federated ES256 platform token, cached key) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
+  IFS=$'\t' read -r okr rng p50 p99 err <<<"$PLAIN"
+  echo "| keygate ($DB) | POST /oauth/token (client_secret, same process as the next rows) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
+  IFS=$'\t' read -r okr rng p50 p99 err <<<"$RESOURCE"
+  echo "| keygate ($DB) | POST /oauth/token (resource=, a root and a node binding: authorization_details) | $okr | $rng | $p50 | $p99 | $err | (same process) | $(awk -v a="$okr" -v b="$(cut -f1 <<<"$PLAIN")" 'BEGIN{ if (b+0>0) printf "%.1f%% of plain", 100*a/b }') |"
+  IFS=$'\t' read -r okr rng p50 p99 err <<<"$PAT_WHOAMI"
+  echo "| keygate ($DB) | GET /api/v1/whoami (personal access token) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
+  IFS=$'\t' read -r okr rng p50 p99 err <<<"$PAT_INTROSPECT"
+  echo "| keygate ($DB) | POST /oauth/introspect (of a personal access token) | $okr | $rng | $p50 | $p99 | $err | (same process) | - |"
   OPS_TABLE
   echo "| keygate ($DB) | start-up to healthy /healthz, existing database | ${STARTUP_MS} ms (median of $STARTS: ${STARTUPS[*]}) | | | | | | |"
   echo

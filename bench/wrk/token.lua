@@ -1,5 +1,6 @@
 -- wrk -s token.lua http://127.0.0.1:PORT/oauth/token   (env BENCH_CLIENT_ID, BENCH_CLIENT_SECRET)
 -- POST /oauth/token, client_credentials with HTTP Basic; OK = 200 with an "access_token".
+-- BENCH_EXTRA (optional) is appended to the body, e.g. "&resource=https%3A%2F%2Fapi.example".
 local function b64(data)
   local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
   return ((data:gsub(".", function(x)
@@ -18,6 +19,6 @@ BENCH_HEADERS = {
   ["Authorization"] = "Basic " .. b64(assert(os.getenv("BENCH_CLIENT_ID")) .. ":" .. assert(os.getenv("BENCH_CLIENT_SECRET"))),
   ["Content-Type"] = "application/x-www-form-urlencoded",
 }
-BENCH_BODY = "grant_type=client_credentials"
+BENCH_BODY = "grant_type=client_credentials" .. (os.getenv("BENCH_EXTRA") or "")
 BENCH_EXPECT = '"access_token"'
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
