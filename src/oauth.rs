@@ -385,12 +385,13 @@ impl OAuth {
         client_id: &str,
         scope: Option<&str>,
         resource: Option<&str>,
+        source: &str,
     ) -> Result<IssuedToken, OAuthError> {
         let wanted = match scope.filter(|s| !s.trim().is_empty()) {
             None => None,
             Some(s) => Some(parse_scope(s).ok_or(OAuthError::InvalidScope)?),
         };
-        self.issue_for(rec, client_id, wanted.as_deref(), resource)
+        self.issue_for(rec, client_id, wanted.as_deref(), resource, source)
     }
 
     /// Mints an access token for `rec` with exactly the checked `wanted` scope (`None`:
@@ -401,6 +402,7 @@ impl OAuth {
         client_id: &str,
         wanted: Option<&[String]>,
         resource: Option<&str>,
+        source: &str,
     ) -> Result<IssuedToken, OAuthError> {
         let holder = access::Holder {
             access: &rec.access,
@@ -447,6 +449,7 @@ impl OAuth {
             issued_at: now,
             expires_at: exp.saturating_mul(1000),
             scope: scope.clone(),
+            source: source.to_owned(),
         });
         Ok(IssuedToken {
             access_token,
@@ -464,6 +467,7 @@ impl OAuth {
         &self,
         subject: &str,
         scope: Option<&str>,
+        source: &str,
     ) -> Result<IssuedToken, OAuthError> {
         if !subject.starts_with(crate::domain::secret::PERSONAL_TOKEN_PREFIX) {
             return Err(OAuthError::InvalidGrant);
@@ -484,12 +488,18 @@ impl OAuth {
             }
         };
         let client_id = v.account.client_id.clone();
-        self.issue_for(&v.account, &client_id, Some(&wanted), Some(&v.claims.aud))
-            .map_err(|e| match e {
-                // The API may no longer be one the account holds anything for.
-                OAuthError::InvalidTarget => OAuthError::InvalidGrant,
-                other => other,
-            })
+        self.issue_for(
+            &v.account,
+            &client_id,
+            Some(&wanted),
+            Some(&v.claims.aud),
+            source,
+        )
+        .map_err(|e| match e {
+            // The API may no longer be one the account holds anything for.
+            OAuthError::InvalidTarget => OAuthError::InvalidGrant,
+            other => other,
+        })
     }
 
     /// The leak-report limiter.

@@ -26,6 +26,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     /// The permissions it carries, space-separated ("" for none).
     pub scope: String,
+    /// The address the token was requested from ("" when unknown).
+    pub source: String,
 }
 
 /// Records a batch of issued tokens and trims each account's list.
@@ -36,7 +38,7 @@ pub async fn record(tx: &mut Tx, batch: &[SessionRow]) -> Result<(), StoreError>
         // The account may have been deleted since: skip its tokens.
         sqlx::query(
             "insert into issued_tokens (jti, account_id, client_id, generation, issued_at, \
-             expires_at, scope) select $1, $2, $3, $4, $5, $6, $7 \
+             expires_at, scope, source) select $1, $2, $3, $4, $5, $6, $7, $8 \
              where exists (select 1 from service_accounts where id = $2) \
              on conflict (jti) do nothing",
         )
@@ -47,6 +49,7 @@ pub async fn record(tx: &mut Tx, batch: &[SessionRow]) -> Result<(), StoreError>
         .bind(s.issued_at)
         .bind(s.expires_at)
         .bind(&s.scope)
+        .bind(&s.source)
         .execute(&mut **tx)
         .await?;
         if !accounts.contains(&s.account_id.as_str()) {
@@ -78,7 +81,7 @@ pub async fn live(
     let rows = sqlx::query(
         "select t.jti as jti, t.account_id as account_id, t.client_id as client_id, \
                 t.generation as generation, t.issued_at as issued_at, t.expires_at as expires_at, \
-                t.scope as scope \
+                t.scope as scope, t.source as source \
          from issued_tokens t join service_accounts a on a.id = t.account_id \
          where t.account_id = $1 and t.expires_at > $2 and a.enabled = 1 \
            and t.jti not in (select jti from revoked_tokens) \
@@ -100,6 +103,7 @@ pub async fn live(
                 issued_at: r.try_get("issued_at")?,
                 expires_at: r.try_get("expires_at")?,
                 scope: r.try_get("scope")?,
+                source: r.try_get("source")?,
             })
         })
         .collect()

@@ -149,11 +149,19 @@ async fn the_lifetime_reads_in_words_and_is_edited_with_a_unit() {
 }
 
 #[tokio::test]
-async fn client_id_and_token_url_have_copy_buttons_the_menu_is_labelled_and_tokens_show_their_scope()
+async fn client_id_and_token_url_have_copy_buttons_the_menu_is_labelled_and_tokens_show_their_scope_and_source()
  {
     let app = TestApp::spawn().await;
     let c = app.account("billing").roles(&["Auditor"]).create().await;
-    app.token(&c).await;
+    let from: std::net::SocketAddr = "198.51.100.7:40000".parse().unwrap();
+    let res = app
+        .post("/oauth/token")
+        .basic(&c)
+        .sent_from(from)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await;
+    assert_eq!(res.status, axum::http::StatusCode::OK, "{}", res.text());
     app.state.oauth.flush_usage().await.unwrap();
     let mut b = signed_in_admin(&app).await;
     let page = b
@@ -188,4 +196,10 @@ async fn client_id_and_token_url_have_copy_buttons_the_menu_is_labelled_and_toke
         "{sessions}"
     );
     assert!(sessions.contains("<code>audit:read</code>"), "{sessions}");
+    // And where each was requested from.
+    assert!(
+        sessions.contains("<th scope=\"col\">Requested from</th>"),
+        "{sessions}"
+    );
+    assert!(sessions.contains("<code>198.51.100.7</code>"), "{sessions}");
 }

@@ -96,6 +96,8 @@ pub struct SessionView {
     expires: When,
     /// The permissions it carries ("" for none).
     scope: String,
+    /// The address it was requested from ("" when unknown).
+    source: String,
 }
 
 /// Failed client authentications of an account in the last hour, from the aggregated
@@ -244,6 +246,7 @@ pub(crate) async fn account_page(
                 issued: When::at(s.issued_at, now),
                 expires: When::at(s.expires_at, now),
                 scope: s.scope,
+                source: s.source,
                 jti: s.jti,
             })
             .collect(),
@@ -656,6 +659,7 @@ pub async fn confirm_revoke_all(
             issued: When::at(s.issued_at, now),
             expires: When::at(s.expires_at, now),
             scope: s.scope,
+            source: s.source,
             jti: s.jti,
         })
         .collect();
