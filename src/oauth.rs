@@ -172,17 +172,11 @@ impl VerifiedToken {
     }
 }
 
-/// Adds `authorization_details` to an answer when there are any.
-trait TapDetails {
-    fn tap_details(self, details: &[NodeDetail]) -> Self;
-}
-
-impl TapDetails for serde_json::Value {
-    fn tap_details(mut self, details: &[NodeDetail]) -> Self {
-        if !details.is_empty() {
-            self["authorization_details"] = serde_json::json!(details);
-        }
-        self
+/// Adds RFC 9396 `authorization_details` to a JSON answer (token exchange, introspection,
+/// whoami) when there are any.
+pub fn add_authorization_details(body: &mut serde_json::Value, details: &[NodeDetail]) {
+    if !details.is_empty() {
+        body["authorization_details"] = serde_json::json!(details);
     }
 }
 
@@ -723,7 +717,8 @@ impl OAuth {
     /// permissions), the same answer every other check gives.
     pub async fn introspect(&self, token: &str) -> serde_json::Value {
         match self.verify(token).await {
-            Ok(v) => serde_json::json!({
+            Ok(v) => {
+                let mut body = serde_json::json!({
                 "active": true,
                 "scope": v.permissions.iter().map(String::as_str).collect::<Vec<_>>().join(" "),
                 "client_id": v.claims.client_id,
@@ -736,8 +731,10 @@ impl OAuth {
                 "aud": v.claims.aud,
                 "iss": v.claims.iss,
                 "jti": v.claims.jti,
-            })
-            .tap_details(&v.details),
+                });
+                add_authorization_details(&mut body, &v.details);
+                body
+            }
             Err(_) => serde_json::json!({ "active": false }),
         }
     }

@@ -298,9 +298,7 @@ async fn whoami(AnyBearer(token): AnyBearer) -> Response {
         "permissions": token.permissions,
         "expires_at": token.claims.exp,
     });
-    if !token.details.is_empty() {
-        body["authorization_details"] = serde_json::json!(token.details);
-    }
+    crate::oauth::add_authorization_details(&mut body, &token.details);
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 

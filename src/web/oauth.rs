@@ -634,9 +634,7 @@ async fn exchange_token(
         "expires_in": issued.expires_in,
         "scope": issued.scope,
     });
-    if !issued.authorization_details.is_empty() {
-        body["authorization_details"] = serde_json::json!(issued.authorization_details);
-    }
+    crate::oauth::add_authorization_details(&mut body, &issued.authorization_details);
     Ok(json_body_no_store(body.to_string().into_bytes()))
 }
 
