@@ -22,8 +22,12 @@ use crate::domain::audit::{Actor, ActorKind};
 use crate::domain::permission::ROLES_WRITE;
 use crate::domain::secret::SecretHasher;
 use crate::oauth::OAuth;
+use crate::store::Store;
 use crate::store::roles::RoleRow;
-use crate::store::{Store, StoreError};
+
+/// The database failure inside [`AdminError::Store`] and `OAuthError::Internal`, for the web
+/// to tell "unavailable, retry" (503) from the rest (500) without reaching into `store`.
+pub use crate::store::StoreError;
 
 /// Why an operation did not happen. Nothing was changed in any case.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +89,12 @@ impl Admin {
                 std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             )),
         }
+    }
+
+    /// Whether the database answers, with the cheapest query there is (the readiness probe's
+    /// question; it needs no permission and writes nothing).
+    pub async fn ping_database(&self) -> Result<(), StoreError> {
+        crate::store::health::ping(self.store.pool()).await
     }
 
     /// The token endpoint URL printed with credentials.

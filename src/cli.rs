@@ -14,9 +14,9 @@ use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::admin::keys::KeySource;
 use crate::app::App;
 use crate::config::Config;
+use crate::domain::account::ListFilter;
 use crate::domain::audit::Actor;
 use crate::domain::format_ms;
-use crate::store::accounts::ListFilter;
 
 /// keygate: service accounts and the OAuth 2.0 server they get their tokens from.
 #[derive(Parser, Debug)]

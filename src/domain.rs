@@ -1,11 +1,15 @@
-//! Pure types and rules: accounts, secrets, permissions, audit events. No axum, no sqlx.
+//! Pure types and rules: accounts, groups, roles and the access rule, secrets, permissions,
+//! audit events, the change feed's changes. No axum, no sqlx.
 
 pub mod access;
 pub mod account;
 pub mod audit;
+pub mod change;
 pub mod client_key;
 pub mod federation;
+pub mod group;
 pub mod permission;
+pub mod personal_token;
 pub mod secret;
 
 use std::time::{SystemTime, UNIX_EPOCH};

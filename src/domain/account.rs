@@ -1,6 +1,8 @@
-//! Service-account fields and the rules they obey.
+//! Service accounts: their fields and the rules they obey, the account as the store keeps it,
+//! what the token endpoint needs of it, and the account list's filter and order.
 
 use super::ValidationError;
+use super::access::{ApiAccess, KEYGATE_API_ID, NameRef};
 
 /// A service account's display name: trimmed, 1 to 100 characters, no control characters.
 /// Unique case-insensitively (enforced by the store).
@@ -142,6 +144,191 @@ impl TokenLifetime {
 impl Default for TokenLifetime {
     fn default() -> Self {
         Self::DEFAULT
+    }
+}
+
+/// A service account as stored, without its secret hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    /// Stable id (UUID), used in URLs.
+    pub id: String,
+    /// Display name, unique case-insensitively.
+    pub name: String,
+    /// Optional description ("" when none).
+    pub description: String,
+    /// Whether it may get tokens.
+    pub enabled: bool,
+    /// Current client ID.
+    pub client_id: String,
+    /// Previous client ID, still accepted until `old_expires_at` after a regeneration with grace.
+    pub old_client_id: Option<String>,
+    /// When the previous credentials stop working (epoch ms).
+    pub old_expires_at: Option<i64>,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime_secs: i64,
+    /// Generation of the account's tokens: disabling and regenerating move it on, and a
+    /// token minted under an older generation is dead.
+    pub token_generation: i64,
+    /// Created (epoch ms).
+    pub created_at: i64,
+    /// Last changed (epoch ms).
+    pub updated_at: i64,
+    /// Last token issued (epoch ms), written in batches.
+    pub last_used_at: Option<i64>,
+    /// How it authenticates: `client_secret_basic` or `private_key_jwt`.
+    pub auth_method: String,
+    /// The API it is bound to (its product), if any.
+    pub api_id: Option<String>,
+    /// Why keygate itself disabled it (a reported leak), until an administrator acts.
+    pub disabled_reason: Option<String>,
+}
+
+/// An account with its directly assigned roles.
+#[derive(Debug, Clone)]
+pub struct AccountSummary {
+    /// The account.
+    pub account: AccountRow,
+    /// Roles assigned directly, by name.
+    pub roles: Vec<NameRef>,
+    /// Roles held through groups, each with the group's name (filled by `store::accounts::list`).
+    pub via_groups: Vec<(NameRef, String)>,
+}
+
+/// What the token endpoint needs to authenticate a client and mint its token.
+#[derive(Clone)]
+pub struct AuthRecord {
+    /// How it authenticates: `client_secret_basic` or `private_key_jwt`.
+    pub auth_method: String,
+    /// Its public keys (`private_key_jwt`).
+    pub keys: Vec<super::client_key::ClientKeyRow>,
+    /// Its federated credentials (tokens of trusted issuers that stand in for it).
+    pub federated: Vec<super::federation::FederatedCredential>,
+    /// Account id (`sub`).
+    pub id: String,
+    /// Account name.
+    pub name: String,
+    /// Whether it may get tokens.
+    pub enabled: bool,
+    /// Current client ID.
+    pub client_id: String,
+    /// Keyed hash of the current secret.
+    pub secret_hash: String,
+    /// Previous client ID during a grace period.
+    pub old_client_id: Option<String>,
+    /// Keyed hash of the previous secret.
+    pub old_secret_hash: Option<String>,
+    /// End of the grace period (epoch ms).
+    pub old_expires_at: Option<i64>,
+    /// Access-token lifetime in seconds.
+    pub token_lifetime_secs: i64,
+    /// Generation of the account's tokens: disabling and regenerating move it on, and a
+    /// token minted under an older generation is dead.
+    pub token_generation: i64,
+    /// The product it is bound to: `(API id, identifier)`.
+    pub product: Option<(String, String)>,
+    /// What it may do, per API (direct bindings and through groups; see `domain::access`).
+    pub access: Vec<ApiAccess>,
+}
+
+impl AuthRecord {
+    /// Its access to the API with identifier `identifier`, if it holds anything there.
+    pub fn access_to(&self, identifier: &str) -> Option<&ApiAccess> {
+        self.access.iter().find(|a| a.identifier == identifier)
+    }
+
+    /// keygate's own permissions it holds (at the root: keygate's roles bind only there).
+    pub fn keygate_permissions(&self) -> &[String] {
+        self.access
+            .iter()
+            .find(|a| a.api_id == KEYGATE_API_ID)
+            .map_or(&[], |a| a.root.as_slice())
+    }
+}
+
+impl std::fmt::Debug for AuthRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRecord")
+            .field("id", &self.id)
+            .field("client_id", &self.client_id)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The column the account list is ordered by (then by id, so the order is total).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum ListSort {
+    /// The name's comparison key ([`name_key`]).
+    #[default]
+    Name,
+    /// Creation time.
+    Created,
+    /// Last token issued (never-used accounts count as 0).
+    LastUsed,
+}
+
+impl ListSort {
+    /// The key's value for `row`, as a cursor holds it.
+    pub fn value_of(self, row: &AccountRow) -> String {
+        match self {
+            Self::Name => row.name.clone(),
+            Self::Created => row.created_at.to_string(),
+            Self::LastUsed => row.last_used_at.unwrap_or(0).to_string(),
+        }
+    }
+}
+
+/// Most rows the list counts for its total; more are shown as "more than" this.
+pub const COUNT_CAP: i64 = 10_000;
+
+/// Filter and page of the account list, ordered by [`ListSort`] then id.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Substring of the name to search for ("" for all).
+    pub q: String,
+    /// Only enabled (`Some(true)`) or disabled (`Some(false)`) accounts.
+    pub enabled: Option<bool>,
+    /// Only accounts holding this role (by id), directly or through a group.
+    pub role: Option<String>,
+    /// The order.
+    pub sort: ListSort,
+    /// Largest first.
+    pub descending: bool,
+    /// Keyset cursor: the (sort key, id) of the last row of the previous page (for
+    /// [`ListSort::Name`] the key is the name, compared by [`name_key`]).
+    pub after: Option<(String, String)>,
+    /// With `after`: the rows just before the cursor instead (the previous page), still
+    /// returned in list order.
+    pub backward: bool,
+    /// Page size.
+    pub limit: i64,
+}
+
+impl ListFilter {
+    /// The opaque cursor that continues a list (ordered by name) after `row`.
+    pub fn cursor_after(row: &AccountRow) -> String {
+        Self::cursor(ListSort::Name, row)
+    }
+
+    /// The opaque cursor at `row` in a list ordered by `sort`.
+    pub fn cursor(sort: ListSort, row: &AccountRow) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            "{}\n{}",
+            sort.value_of(row),
+            row.id
+        ))
+    }
+
+    /// Reads a cursor made by [`cursor_after`](Self::cursor_after); `None` if it is not one.
+    pub fn parse_cursor(cursor: &str) -> Option<(String, String)> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let (name, id) = raw.split_once('\n')?;
+        Some((name.to_owned(), id.to_owned()))
     }
 }
 

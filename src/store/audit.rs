@@ -6,55 +6,7 @@ use tracing::instrument;
 use super::{StoreError, Tx};
 use crate::domain::audit::{Actor, AuditEvent};
 
-/// An audit event as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
-    /// Sequence number.
-    pub id: i64,
-    /// When (epoch ms).
-    pub at: i64,
-    /// `system`, `console_user`, `service_account` or `anonymous`.
-    pub actor_kind: String,
-    /// Actor id.
-    pub actor_id: String,
-    /// Actor name at the time.
-    pub actor_name: String,
-    /// Dotted action name.
-    pub action: String,
-    /// Kind of target.
-    pub target_kind: String,
-    /// Target id.
-    pub target_id: String,
-    /// Target name at the time.
-    pub target_name: String,
-    /// Source address.
-    pub source: String,
-    /// Extra facts (JSON text).
-    pub detail: String,
-}
-
-/// Filter and page of the audit log, newest first.
-#[derive(Debug, Default, Clone)]
-pub struct AuditFilter {
-    /// Only events by this actor id or name.
-    pub actor: Option<String>,
-    /// Only events on this target id or name.
-    pub target: Option<String>,
-    /// Only this action (or action prefix ending in `.`); with `action_anywhere`, any
-    /// action containing this text.
-    pub action: Option<String>,
-    /// Match `action` anywhere in the action (the console's search), not only whole or
-    /// as a prefix ending in `.` (the REST API's contract).
-    pub action_anywhere: bool,
-    /// Only events at or after (epoch ms).
-    pub since: Option<i64>,
-    /// Only events before (epoch ms).
-    pub until: Option<i64>,
-    /// Keyset cursor: events with a smaller id than this.
-    pub before_id: Option<i64>,
-    /// Page size.
-    pub limit: i64,
-}
+pub use crate::domain::audit::{AuditFilter, AuditRow};
 
 /// Appends one event in the caller's transaction.
 #[instrument(skip_all)]

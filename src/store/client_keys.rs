@@ -5,24 +5,7 @@ use tracing::instrument;
 
 use super::{StoreError, Tx};
 
-/// A client key as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientKeyRow {
-    /// Its account.
-    pub account_id: String,
-    /// Key id, unique per account.
-    pub kid: String,
-    /// Allowed JWS algorithms, space-separated.
-    pub algs: String,
-    /// The public JWK (JSON text).
-    pub public_jwk: String,
-    /// Added (epoch ms).
-    pub created_at: i64,
-    /// No longer accepted from (epoch ms).
-    pub expires_at: Option<i64>,
-    /// Last accepted assertion (epoch ms), written in batches.
-    pub last_used_at: Option<i64>,
-}
+pub use crate::domain::client_key::ClientKeyRow;
 
 fn key_from_row(r: &sqlx::any::AnyRow) -> Result<ClientKeyRow, sqlx::Error> {
     Ok(ClientKeyRow {

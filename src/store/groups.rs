@@ -6,20 +6,7 @@ use tracing::instrument;
 use super::{StoreError, Tx};
 use crate::store::accounts::RoleRef;
 
-/// A group with its roles and members.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRow {
-    /// Group id (UUID).
-    pub id: String,
-    /// Unique name.
-    pub name: String,
-    /// What the group is for.
-    pub description: String,
-    /// Roles the group gives its members.
-    pub roles: Vec<RoleRef>,
-    /// Member accounts (id and name).
-    pub members: Vec<RoleRef>,
-}
+pub use crate::domain::group::GroupRow;
 
 /// Every group, by name, with roles and members.
 #[instrument(skip_all)]

@@ -19,9 +19,9 @@ use axum::routing::get;
 use super::extract::Source;
 use super::limits::{RETRY_AFTER_SECS, TooLong};
 use crate::admin::AdminError;
+use crate::admin::StoreError;
 use crate::app::AppState;
 use crate::oauth::{OAuthError, VerifiedToken};
-use crate::store::StoreError;
 
 /// The API routes.
 pub fn router() -> Router<AppState> {

@@ -33,9 +33,9 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::admin::AdminError;
+use crate::admin::StoreError;
 use crate::admin::users::ConsoleSession;
 use crate::app::AppState;
-use crate::store::StoreError;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "kg_session";

@@ -12,13 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use crate::admin::StoreError;
 use crate::admin::users::SignInError;
 use crate::app::AppState;
 use crate::domain::now_ms;
 use crate::metrics::Snapshot;
 use crate::oauth::OAuthError;
-use crate::store::StoreError;
-use crate::store::health::ping;
 
 /// How long the database may take to answer the readiness probe.
 pub const READY_DB_TIMEOUT: Duration = Duration::from_secs(1);
@@ -137,7 +136,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 /// `GET /readyz`: 200 when the database answers within [`READY_DB_TIMEOUT`] and the change
 /// feed is less than [`READY_MAX_FEED_LAG_MS`] behind; otherwise 503 naming the failed checks.
 async fn readyz(State(app): State<AppState>) -> Response {
-    let db = match tokio::time::timeout(READY_DB_TIMEOUT, ping(app.store.pool())).await {
+    let db = match tokio::time::timeout(READY_DB_TIMEOUT, app.admin.ping_database()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the database did not answer");

@@ -12,10 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::extract::Source;
 use super::limits::RETRY_AFTER_SECS;
+use crate::admin::StoreError;
 use crate::app::AppState;
 use crate::domain::permission::TOKENS_INTROSPECT;
 use crate::oauth::OAuthError;
-use crate::store::StoreError;
 
 /// Largest request body read at the OAuth endpoints; a token request is a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -364,7 +364,7 @@ async fn authenticate(
     app: &AppState,
     creds: Option<ClientCredentials>,
     source: &str,
-) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
+) -> Result<(std::sync::Arc<crate::domain::account::AuthRecord>, String), OAuthErrorResponse> {
     let Some(creds) = creds else {
         return Err(OAuthErrorResponse {
             challenge: Challenge::Basic,
@@ -403,7 +403,7 @@ async fn authenticate_assertion(
     params: &Params,
     assertion: &str,
     source: &str,
-) -> Result<(std::sync::Arc<crate::store::accounts::AuthRecord>, String), OAuthErrorResponse> {
+) -> Result<(std::sync::Arc<crate::domain::account::AuthRecord>, String), OAuthErrorResponse> {
     if params.get("client_assertion_type") != Some(crate::oauth::assertion::JWT_BEARER) {
         return Err(invalid_request(format!(
             "client_assertion_type must be {}",
@@ -577,7 +577,7 @@ async fn report_leaked(
         .await
         .map_err(|e| match e {
             crate::admin::AdminError::Store(s) => OAuthError::Internal(s),
-            other => OAuthError::Internal(crate::store::StoreError::Corrupt(other.to_string())),
+            other => OAuthError::Internal(StoreError::Corrupt(other.to_string())),
         })?;
     Ok((
         StatusCode::ACCEPTED,

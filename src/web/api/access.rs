@@ -10,14 +10,13 @@ use super::{ApiError, ApiJson, Bearer};
 use crate::admin::access::{ApiInput, BindingInput, BindingView, NodeInput};
 use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
-use crate::domain::access::{Api, ApiPermission, Node};
+use crate::domain::access::{Api, ApiPermission, Node, Role};
+use crate::domain::audit::AuditFilter;
 use crate::domain::format_ms;
-use crate::store::audit::AuditFilter;
-use crate::store::groups::GroupRow;
-use crate::store::roles::RoleRow;
+use crate::domain::group::GroupRow;
 use crate::web::extract::Source;
 
-fn role_json(r: &RoleRow) -> Value {
+fn role_json(r: &Role) -> Value {
     json!({
         "id": r.id, "name": r.name, "description": r.description,
         "builtin": r.builtin, "api": r.api_id, "permissions": r.permissions,
@@ -269,7 +268,7 @@ pub async fn delete_node(
 }
 
 fn group_json(g: &GroupRow) -> Value {
-    let refs = |v: &[crate::store::accounts::RoleRef]| {
+    let refs = |v: &[crate::domain::access::NameRef]| {
         v.iter()
             .map(|r| json!({"id": r.id, "name": r.name}))
             .collect::<Vec<_>>()

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use super::{ApiError, ApiJson, Bearer};
 use crate::admin::accounts::{CreateAccount, IssuedCredentials, UpdateAccount};
 use crate::app::AppState;
+use crate::domain::account::ListFilter;
 use crate::domain::format_ms;
-use crate::store::accounts::ListFilter;
 use crate::web::extract::Source;
 
 /// Largest page the list returns.

@@ -14,8 +14,8 @@ use super::{AnyBearer, ApiError, ApiJson};
 use crate::admin::personal_tokens::NewPersonalToken;
 use crate::app::AppState;
 use crate::domain::format_ms;
+use crate::domain::personal_token::PersonalTokenRow;
 use crate::oauth::VerifiedToken;
-use crate::store::personal_tokens::PersonalTokenRow;
 use crate::web::extract::Source;
 
 /// The account `{id}` names (`me`: the caller's), refusing a token for another API unless

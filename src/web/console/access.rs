@@ -10,9 +10,9 @@ use super::accounts::RoleChoice;
 use super::{Chrome, Console, ConsoleError, Flash, FormFields, form_error, redirect_with_notice};
 use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
+use crate::domain::access::Role;
+use crate::domain::group::GroupRow;
 use crate::domain::permission::{ROLES_WRITE, SERVICE_ACCOUNTS_WRITE};
-use crate::store::groups::GroupRow;
-use crate::store::roles::RoleRow;
 
 /// The roles page.
 #[derive(Template, WebTemplate)]
@@ -20,7 +20,7 @@ use crate::store::roles::RoleRow;
 pub struct RolesPage {
     chrome: Option<Chrome>,
     section: &'static str,
-    roles: Vec<RoleRow>,
+    roles: Vec<Role>,
     apis: Vec<crate::domain::access::Api>,
     can_write: bool,
     notice: Option<String>,
@@ -324,7 +324,7 @@ pub async fn confirm_delete_role(
     let mut affected = Vec::new();
     if a > 0 {
         // Direct holders only (members of a group holding it are listed under the group).
-        let filter = crate::store::accounts::ListFilter {
+        let filter = crate::domain::account::ListFilter {
             role: Some(id.clone()),
             limit: 200,
             ..Default::default()
@@ -447,7 +447,7 @@ pub struct GroupFormPage {
     description: String,
     roles: Vec<RoleChoice>,
     /// The members, each a ticked checkbox (untick to remove).
-    members: Vec<crate::store::accounts::RoleRef>,
+    members: Vec<crate::domain::access::NameRef>,
     /// What was typed in "Add a service account".
     add_member: String,
     error: Option<String>,
@@ -465,7 +465,7 @@ async fn group_form(
     let mut members = Vec::new();
     for id in &input.member_ids {
         match app.admin.get_account(&actor, id).await {
-            Ok(s) => members.push(crate::store::accounts::RoleRef {
+            Ok(s) => members.push(crate::domain::access::NameRef {
                 id: s.account.id,
                 name: s.account.name,
             }),

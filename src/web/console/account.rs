@@ -15,10 +15,10 @@ use super::{
 };
 use crate::admin::accounts::UpdateAccount;
 use crate::app::AppState;
+use crate::domain::access::Role;
+use crate::domain::account::{AccountRow, AccountSummary};
+use crate::domain::audit::AuditFilter;
 use crate::domain::permission::{AUDIT_READ, SERVICE_ACCOUNTS_WRITE};
-use crate::store::accounts::{AccountRow, AccountSummary};
-use crate::store::audit::AuditFilter;
-use crate::store::roles::RoleRow;
 
 /// One row of the list, re-rendered after a toggle.
 #[derive(Template, WebTemplate)]
@@ -112,7 +112,7 @@ pub struct FailedAuths {
 
 impl FailedAuths {
     /// Adds up the events' `failures` and `addresses`.
-    fn of(events: &[crate::store::audit::AuditRow]) -> Self {
+    fn of(events: &[crate::domain::audit::AuditRow]) -> Self {
         let mut count = 0;
         let mut addresses = std::collections::BTreeSet::new();
         for e in events {
@@ -142,8 +142,8 @@ pub struct AccountPage {
     last_used: Option<When>,
     previous: Option<(String, When)>,
     token_url: String,
-    roles: Vec<RoleRow>,
-    groups: Vec<crate::store::accounts::RoleRef>,
+    roles: Vec<Role>,
+    groups: Vec<crate::domain::access::NameRef>,
     permissions: Vec<crate::admin::access::EffectiveView>,
     events: Vec<EventView>,
     sessions: Vec<SessionView>,

@@ -15,8 +15,8 @@ use crate::admin::AdminError;
 use crate::admin::accounts::{CreateAccount, IssuedCredentials};
 use crate::app::AppState;
 use crate::domain::account::{AccountName, Description};
+use crate::domain::account::{AccountSummary, COUNT_CAP, ListFilter, ListSort};
 use crate::domain::permission::SERVICE_ACCOUNTS_WRITE;
-use crate::store::accounts::{AccountSummary, COUNT_CAP, ListFilter, ListSort};
 
 /// Accounts per page unless the list asks for another of [`PAGE_SIZES`].
 pub const PAGE_SIZE: i64 = 50;
@@ -574,7 +574,7 @@ pub struct RoleChoice {
 
 impl RoleChoice {
     /// Every role, with those in `checked` ticked.
-    pub fn all(roles: Vec<crate::store::roles::RoleRow>, checked: &[String]) -> Vec<Self> {
+    pub fn all(roles: Vec<crate::domain::access::Role>, checked: &[String]) -> Vec<Self> {
         roles
             .into_iter()
             .map(|r| Self {

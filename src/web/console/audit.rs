@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::when::When;
 use super::{Chrome, Console, ConsoleError};
 use crate::app::AppState;
+use crate::domain::audit::{AuditFilter, AuditRow};
 use crate::domain::format_ms;
-use crate::store::audit::{AuditFilter, AuditRow};
 
 /// Events per page.
 const PAGE: i64 = 50;
