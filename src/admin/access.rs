@@ -47,6 +47,16 @@ pub struct BindingInput {
     pub node: Option<String>,
 }
 
+impl BindingInput {
+    /// Whether it binds at the root: no node, an empty one or `/`.
+    pub fn at_root(&self) -> bool {
+        self.node
+            .as_deref()
+            .map(str::trim)
+            .is_none_or(|n| n.is_empty() || n == "/")
+    }
+}
+
 /// A binding as shown: the role and the node.
 #[derive(Debug, Clone)]
 pub struct BindingView {

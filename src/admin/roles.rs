@@ -467,6 +467,29 @@ impl Admin {
         Ok(group)
     }
 
+    /// Replaces every binding of group `id` (its root-level roles included), keeping its name,
+    /// description and members: [`save_group`](Self::save_group) with the group as it is.
+    pub async fn set_group_bindings(
+        &self,
+        actor: &Actor,
+        id: &str,
+        bindings: Vec<super::access::BindingInput>,
+    ) -> Result<GroupRow, AdminError> {
+        let g = self.get_group(actor, id).await?;
+        let input = GroupInput {
+            name: g.name,
+            description: g.description,
+            role_ids: bindings
+                .iter()
+                .filter(|b| b.at_root())
+                .map(|b| b.role.clone())
+                .collect(),
+            member_ids: g.members.into_iter().map(|m| m.id).collect(),
+            bindings: Some(bindings),
+        };
+        self.save_group(actor, Some(id), input).await
+    }
+
     /// Deletes a group; its members lose the roles it gave them.
     pub async fn delete_group(&self, actor: &Actor, id: &str) -> Result<(), AdminError> {
         Self::require(actor, ROLES_WRITE)?;

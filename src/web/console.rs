@@ -164,6 +164,15 @@ pub fn router() -> Router<AppState> {
             "/settings/groups/new",
             get(access::new_group).post(access::create_group),
         )
+        .route("/settings/groups/{id}", get(access::show_group))
+        .route(
+            "/settings/groups/{id}/bindings",
+            post(bindings::add_group_binding),
+        )
+        .route(
+            "/settings/groups/{id}/bindings/remove",
+            post(bindings::remove_group_binding),
+        )
         .route(
             "/settings/groups/{id}/edit",
             get(access::edit_group).post(access::save_group),

@@ -58,6 +58,24 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         .await
         .unwrap()
         .id;
+    // The group's page lists a binding at the root and one at a node.
+    admin
+        .set_group_bindings(
+            &Actor::system(),
+            &group,
+            vec![
+                keygate::admin::access::BindingInput {
+                    role: role.clone(),
+                    node: None,
+                },
+                keygate::admin::access::BindingInput {
+                    role: role.clone(),
+                    node: Some(node.clone()),
+                },
+            ],
+        )
+        .await
+        .unwrap();
     crate::console::console_user(app, "auditor", &["Auditor"]).await;
     let auditor = admin
         .list_users(&Actor::system())
@@ -88,6 +106,7 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         (format!("/settings/roles/{role}/delete"), "Delete Deployer?"),
         ("/settings/groups".to_owned(), "Groups"),
         ("/settings/groups/new".to_owned(), "Add Group"),
+        (format!("/settings/groups/{group}"), "ops"),
         (format!("/settings/groups/{group}/edit"), "Edit ops"),
         (format!("/settings/groups/{group}/delete"), "Delete ops?"),
         ("/settings/apis".to_owned(), "APIs"),

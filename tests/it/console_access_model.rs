@@ -1,11 +1,11 @@
 //! The console's pages for the access model (issue 10): Settings → APIs and Hierarchy, the
-//! wizard's product, and the account page's bindings, driven through forms as a browser
-//! without JavaScript does.
+//! wizard's product, and the bindings of the account page and the group page, driven through
+//! forms as a browser without JavaScript does.
 
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::console::{csrf_of, signed_in_admin};
+use crate::console::{Browser, PASSWORD, console_user, csrf_of, signed_in_admin};
 use crate::helpers::TestApp;
 
 #[tokio::test]
@@ -323,4 +323,152 @@ async fn the_wizard_binds_a_product_and_the_account_page_adds_and_removes_bindin
     let page = b.follow(&removed).await.text();
     assert!(page.contains("Binding removed."), "{page}");
     assert!(!page.contains("<code>acme</code> and below"), "{page}");
+}
+
+#[tokio::test]
+async fn the_group_page_lists_adds_and_removes_bindings_and_is_read_only_without_the_permission() {
+    let app = TestApp::spawn().await;
+    let admin = app.account("root").roles(&["Administrator"]).create().await;
+    let token = app.token(&admin).await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.post(path)
+                .bearer(&token)
+                .json(&body)
+                .send()
+                .await
+                .json()
+        }
+    };
+    let api = post(
+        "/api/v1/apis",
+        json!({"name": "Mia", "identifier": "https://mia.example", "permissions": ["deploy:run"]}),
+    )
+    .await;
+    let role = post(
+        "/api/v1/roles",
+        json!({"name": "Deployer", "api": api["id"], "permissions": ["deploy:run"]}),
+    )
+    .await;
+    let node = post("/api/v1/nodes", json!({"name": "acme", "kind": "Company"})).await;
+    let group = post(
+        "/api/v1/groups",
+        json!({"name": "ops", "description": "Operations"}),
+    )
+    .await;
+    let (gid, role_id, node_id) = (
+        group["id"].as_str().unwrap(),
+        role["id"].as_str().unwrap(),
+        node["id"].as_str().unwrap(),
+    );
+    let page_path = format!("/settings/groups/{gid}");
+    let bindings = || async {
+        app.get(&format!("/api/v1/groups/{gid}"))
+            .bearer(&token)
+            .send()
+            .await
+            .json()["bindings"]
+            .clone()
+    };
+
+    let mut b = signed_in_admin(&app).await;
+    let list = b.get("/settings/groups").await.text();
+    assert!(list.contains(&format!("href=\"{page_path}\"")), "{list}");
+    let page = b.get(&page_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("No role bindings yet."), "{html}");
+    assert!(
+        html.contains("Deployer (Mia)") && html.contains(">acme</option>"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+
+    // Without the CSRF token nothing changes.
+    let forged = b
+        .post(
+            &format!("{page_path}/bindings"),
+            &[("role", role_id), ("node", node_id)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(bindings().await, json!([]));
+
+    let added = b
+        .post(
+            &format!("{page_path}/bindings"),
+            &[("csrf", &csrf), ("role", role_id), ("node", node_id)],
+        )
+        .await;
+    let html = b.follow(&added).await.text();
+    assert!(html.contains("Binding added."), "{html}");
+    assert!(html.contains("<code>acme</code> and below"), "{html}");
+    assert_eq!(
+        bindings().await,
+        json!([{"role": {"id": role_id, "name": "Deployer", "api": api["id"]}, "node": "acme"}])
+    );
+
+    // A rule broken is said on the page, and nothing changes.
+    let refused = b
+        .post(
+            &format!("{page_path}/bindings"),
+            &[
+                ("csrf", &csrf),
+                ("role", "builtin-auditor"),
+                ("node", node_id),
+            ],
+        )
+        .await;
+    let html = b.follow(&refused).await.text();
+    assert!(html.contains("bound at the root only"), "{html}");
+    assert_eq!(bindings().await.as_array().unwrap().len(), 1);
+
+    // Someone who may read but not change groups sees the bindings, without the forms, and
+    // is refused when posting anyway.
+    console_user(&app, "manager", &["Service Account Manager"]).await;
+    let mut m = Browser::new(&app);
+    m.sign_in("manager", PASSWORD).await;
+    let html = m.get(&page_path).await.text();
+    assert!(html.contains("<code>acme</code> and below"), "{html}");
+    assert!(
+        !html.contains("Add binding") && !html.contains("/bindings/remove"),
+        "{html}"
+    );
+    let m_csrf = csrf_of(&m.get("/settings/service-accounts").await.text());
+    for action in ["bindings", "bindings/remove"] {
+        let res = m
+            .post(
+                &format!("{page_path}/{action}"),
+                &[("csrf", &m_csrf), ("role", role_id), ("node", node_id)],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::FORBIDDEN,
+            "{action}: {}",
+            res.text()
+        );
+    }
+    assert_eq!(bindings().await.as_array().unwrap().len(), 1);
+
+    let removed = b
+        .post(
+            &format!("{page_path}/bindings/remove"),
+            &[("csrf", &csrf), ("role", role_id), ("node", node_id)],
+        )
+        .await;
+    let html = b.follow(&removed).await.text();
+    assert!(html.contains("Binding removed."), "{html}");
+    assert!(!html.contains("<code>acme</code> and below"), "{html}");
+    assert_eq!(bindings().await, json!([]));
+    // The group kept its name, description and members.
+    let shown = app
+        .get(&format!("/api/v1/groups/{gid}"))
+        .bearer(&token)
+        .send()
+        .await
+        .json();
+    assert_eq!(shown["description"], "Operations");
 }

@@ -438,11 +438,7 @@ async fn save_group(
         (Some(r), _) => r,
         (None, Some(b)) => b
             .iter()
-            .filter(|x| {
-                x.node
-                    .as_deref()
-                    .is_none_or(|n| n.trim().is_empty() || n.trim() == "/")
-            })
+            .filter(|x| x.at_root())
             .map(|x| x.role.clone())
             .collect(),
         (None, None) => before

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::accounts::RoleChoice;
-use super::{Chrome, Console, ConsoleError, Flash, FormFields, form_error, redirect_with_notice};
+use super::{
+    Chrome, Console, ConsoleError, Flash, FormFields, PlacedFlash, form_error, redirect_with_notice,
+};
 use crate::admin::roles::{GroupInput, RoleInput};
 use crate::app::AppState;
 use crate::domain::access::Role;
@@ -432,6 +434,48 @@ pub async fn list_groups(
     Flash(notice): Flash,
 ) -> Result<Response, ConsoleError> {
     groups_page(&app, &console, notice).await
+}
+
+/// A group's page: its members and its bindings (the Access section, as on the account
+/// page).
+#[derive(Template, WebTemplate)]
+#[template(path = "console/group.html")]
+pub struct GroupPage {
+    chrome: Option<Chrome>,
+    section: &'static str,
+    g: GroupRow,
+    /// Role bindings, with the forms to add and remove them.
+    access: super::bindings::AccessSection,
+    csrf: String,
+    /// Whether the user may change the group (`roles:write` and `service-accounts:write`).
+    can_write: bool,
+    notice: Option<String>,
+    /// Where the notice shows: "" (the top) or `access`.
+    notice_at: String,
+}
+
+/// `GET /settings/groups/{id}`, with the notice of the change just made, shown where it was
+/// made.
+pub async fn show_group(
+    State(app): State<AppState>,
+    console: Console,
+    PlacedFlash(flash): PlacedFlash,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let (notice_at, notice) = flash.map_or((String::new(), None), |(p, n)| (p, Some(n)));
+    let actor = console.session.actor(&console.source);
+    let g = app.admin.get_group(&actor, &id).await?;
+    Ok(GroupPage {
+        chrome: console.chrome(),
+        section: "groups",
+        access: super::bindings::group_section(&app, &actor, &g.id).await?,
+        g,
+        csrf: console.session.csrf_token.clone(),
+        can_write: console.session.can(ROLES_WRITE) && console.session.can(SERVICE_ACCOUNTS_WRITE),
+        notice,
+        notice_at,
+    }
+    .into_response())
 }
 
 /// The group form (new and edit).
