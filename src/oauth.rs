@@ -186,6 +186,9 @@ pub struct OAuth {
     cache: AuthCache,
     usage: UsageRecorder,
     sessions: sessions::SessionRecorder,
+    /// One flush of usage and sessions at a time: a flush that finds the pending entries
+    /// taken by one still writing waits for it, so "flush, then list" sees them.
+    flushing: tokio::sync::Mutex<()>,
     hasher: SecretHasher,
     /// Decrypts the signing keys when they change.
     master: Arc<keys::MasterKey>,
@@ -255,6 +258,7 @@ impl OAuth {
             cache: AuthCache::new(crate::config::join_url(&issuer, "api")),
             usage: UsageRecorder::default(),
             sessions: sessions::SessionRecorder::default(),
+            flushing: tokio::sync::Mutex::new(()),
             hasher,
             issuer,
             wake: Notify::new(),
@@ -874,6 +878,7 @@ impl OAuth {
     /// Writes pending last-used times and sessions now (every two seconds, at shutdown,
     /// before listing sessions, and in tests).
     pub async fn flush_usage(&self) -> Result<(), StoreError> {
+        let _one = self.flushing.lock().await;
         self.usage.flush(&self.store).await?;
         self.sessions.flush(&self.store).await
     }
