@@ -356,3 +356,21 @@ async fn enabling_before_regenerating_is_refused_where_the_toggle_was() {
     assert!(page.contains("billing enabled."), "{page}");
     assert!(!page.contains("disabled-reason"), "{page}");
 }
+
+#[tokio::test]
+async fn the_account_pages_boosted_toggle_gets_the_page_back_not_a_row() {
+    let app = TestApp::spawn().await;
+    let c = app.account("billing").create().await;
+    let mut b = signed_in_admin(&app).await;
+    let csrf = csrf_of(&b.get(&page_of(&c)).await.text());
+    let res = b
+        .post_with_headers(
+            &format!("{}/enabled", page_of(&c)),
+            &[("csrf", &csrf), ("from", "account"), ("enabled", "false")],
+            &[("hx-request", "true"), ("hx-boosted", "true")],
+        )
+        .await;
+    let page = b.follow(&res).await.text();
+    assert!(page.contains("<h1>billing</h1>"), "{page}");
+    assert!(page.contains("billing disabled."), "{page}");
+}

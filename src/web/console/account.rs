@@ -68,7 +68,15 @@ pub async fn toggle_service_account(
         account.account.name,
         if enabled { "enabled" } else { "disabled" }
     );
-    if headers.contains_key("hx-request") {
+    // The account page's button is a boosted form (htmx, but the whole page): it gets the
+    // page back, never a list row.
+    if form.get("from") == Some("account") {
+        Ok(redirect_with_notice_at(
+            &account_url(&account.account.id),
+            "status",
+            &format!("{notice}."),
+        ))
+    } else if headers.contains_key("hx-request") {
         let mut r = AccountRowView::from(&account);
         r.notice = Some(notice);
         Ok(AccountRowPartial {
@@ -78,12 +86,6 @@ pub async fn toggle_service_account(
             view,
         }
         .into_response())
-    } else if form.get("from") == Some("account") {
-        Ok(redirect_with_notice_at(
-            &account_url(&account.account.id),
-            "status",
-            &format!("{notice}."),
-        ))
     } else {
         Ok(redirect_with_notice(&view.url(), &format!("{notice}.")))
     }
