@@ -294,14 +294,34 @@ impl Admin {
             target_kind: "api",
             target_id: api.id.clone(),
             target_name: api.name.clone(),
-            detail: serde_json::json!({
-                "identifier": api.identifier,
-                "previous_identifier": before.identifier,
-                "permissions": api.permissions.iter().map(|p| &p.name).collect::<Vec<_>>(),
-                "removed_permissions": removed,
-                "roles_changed": affected,
-            })
-            .to_string(),
+            detail: {
+                let names = |a: &Api| {
+                    a.permissions
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect::<Vec<_>>()
+                };
+                let mut changes = crate::domain::audit::Changes::default();
+                changes
+                    .field("name", before.name.as_str(), api.name.as_str())
+                    .field(
+                        "identifier",
+                        before.identifier.as_str(),
+                        api.identifier.as_str(),
+                    )
+                    .field(
+                        "description",
+                        before.description.as_str(),
+                        api.description.as_str(),
+                    )
+                    .field("permissions", names(&before), names(&api));
+                if !removed.is_empty() {
+                    changes
+                        .fact("removed_permissions", removed.clone())
+                        .fact("roles_changed", affected.clone());
+                }
+                changes.to_detail()
+            },
         };
         self.commit_access_change(tx, actor, event).await?;
         Ok(api)

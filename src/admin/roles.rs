@@ -3,7 +3,7 @@
 
 use super::{Admin, AdminError};
 use crate::domain::account::name_key;
-use crate::domain::audit::{Actor, AuditEvent};
+use crate::domain::audit::{Actor, AuditEvent, Changes};
 use crate::domain::permission::{self, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
 use crate::domain::{ValidationError, now_ms};
 use crate::store::accounts::RoleRef;
@@ -247,6 +247,12 @@ impl Admin {
         let role = self.role_from_input(id.to_owned(), &input).await?;
         Self::check_grantable(actor, "a role", &role)?;
         self.ensure_name_is_not_an_id("name", &role.name).await?;
+        let catalog = self.catalog().await?;
+        let api_name = |id: &str| {
+            catalog
+                .api(id)
+                .map_or_else(|| id.to_owned(), |a| a.name.clone())
+        };
         let mut tx = self.store.begin().await?;
         let managers = users::count_user_managers(&mut tx).await?;
         match roles::update(&mut tx, &role, now_ms()).await {
@@ -262,10 +268,20 @@ impl Admin {
             target_kind: "role",
             target_id: role.id.clone(),
             target_name: role.name.clone(),
-            detail: serde_json::json!({
-                "permissions": role.permissions, "previous_permissions": before.permissions,
-            })
-            .to_string(),
+            detail: Changes::default()
+                .field("name", before.name.as_str(), role.name.as_str())
+                .field(
+                    "description",
+                    before.description.as_str(),
+                    role.description.as_str(),
+                )
+                .field("api", api_name(&before.api_id), api_name(&role.api_id))
+                .field(
+                    "permissions",
+                    before.permissions.clone(),
+                    role.permissions.clone(),
+                )
+                .to_detail(),
         };
         self.commit_with_event(tx, actor, event, Change::AllAccounts)
             .await?;
@@ -402,9 +418,32 @@ impl Admin {
         }
         let gid = id.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         let group = self.group_from_input(actor, gid, &input).await?;
+        let catalog = self.catalog().await?;
+        // Bindings in words ("Deployer at acme/prod"), for the audit event.
+        let binding_names = |v: &[crate::domain::access::Binding]| -> Vec<String> {
+            let mut out: Vec<String> = v
+                .iter()
+                .map(|x| {
+                    let role = catalog
+                        .role(&x.role_id)
+                        .map_or_else(|| x.role_id.clone(), |r| r.name.clone());
+                    match x.node_id.as_deref().and_then(|n| catalog.node(n)) {
+                        Some(n) => format!("{role} at {}", n.path),
+                        None => role,
+                    }
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        let old_bindings = match (&before, &input.bindings) {
+            (Some(b), Some(_)) => Some(binding_names(
+                &crate::store::access::group_bindings(self.store.pool(), &b.id).await?,
+            )),
+            _ => None,
+        };
         let bindings = match &input.bindings {
             Some(b) => {
-                let catalog = self.catalog().await?;
                 let resolved = Self::resolve_bindings(&catalog, b, None)?;
                 let ids: Vec<String> = resolved.iter().map(|x| x.role_id.clone()).collect();
                 Self::ensure_grantable(actor, &roles::by_ids(self.store.pool(), &ids).await?)?;
@@ -447,7 +486,34 @@ impl Admin {
         if let Some(b) = &bindings {
             crate::store::access::set_bindings(&mut tx, true, &group.id, b).await?;
         }
-        let names = |v: &[RoleRef]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let names = |v: &[RoleRef]| {
+            let mut n: Vec<String> = v.iter().map(|r| r.name.clone()).collect();
+            n.sort();
+            n
+        };
+        let detail = match &before {
+            // A change: the fields that changed, with their previous values.
+            Some(b) => {
+                let mut changes = Changes::default();
+                changes
+                    .field("name", b.name.as_str(), group.name.as_str())
+                    .field(
+                        "description",
+                        b.description.as_str(),
+                        group.description.as_str(),
+                    )
+                    .field("roles", names(&b.roles), names(&group.roles))
+                    .field("members", names(&b.members), names(&group.members));
+                if let (Some(old), Some(new)) = (&old_bindings, &bindings) {
+                    changes.field("bindings", old.clone(), binding_names(new));
+                }
+                changes.to_detail()
+            }
+            None => serde_json::json!({
+                "roles": names(&group.roles), "members": names(&group.members),
+            })
+            .to_string(),
+        };
         let event = AuditEvent {
             action: if before.is_some() {
                 "group.updated"
@@ -457,10 +523,7 @@ impl Admin {
             target_kind: "group",
             target_id: group.id.clone(),
             target_name: group.name.clone(),
-            detail: serde_json::json!({
-                "roles": names(&group.roles), "members": names(&group.members),
-            })
-            .to_string(),
+            detail,
         };
         self.commit_with_event(tx, actor, event, Change::AllAccounts)
             .await?;

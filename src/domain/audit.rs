@@ -149,3 +149,76 @@ pub struct AuditFilter {
     /// Page size.
     pub limit: i64,
 }
+
+/// The detail of an update event: the new value of each field that changed and, under
+/// `before`, the value it replaces, so the audit log can show each change as
+/// before → after. Fields that did not change are left out.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    after: serde_json::Map<String, serde_json::Value>,
+    before: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Changes {
+    /// Records field `key` if its value changed from `before` to `after`.
+    pub fn field(
+        &mut self,
+        key: &str,
+        before: impl Into<serde_json::Value>,
+        after: impl Into<serde_json::Value>,
+    ) -> &mut Self {
+        let (before, after) = (before.into(), after.into());
+        if before != after {
+            self.before.insert(key.to_owned(), before);
+            self.after.insert(key.to_owned(), after);
+        }
+        self
+    }
+
+    /// Adds a fact that is not a field's change (a consequence, such as the roles an API
+    /// change touched), shown as it is.
+    pub fn fact(&mut self, key: &str, value: impl Into<serde_json::Value>) -> &mut Self {
+        self.after.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// The detail as JSON text: the new values, and `before` when something changed.
+    pub fn to_detail(&self) -> String {
+        let mut out = self.after.clone();
+        if !self.before.is_empty() {
+            out.insert(
+                "before".to_owned(),
+                serde_json::Value::Object(self.before.clone()),
+            );
+        }
+        serde_json::Value::Object(out).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Changes;
+
+    #[test]
+    fn only_changed_fields_are_written_with_their_previous_values() {
+        let mut c = Changes::default();
+        c.field("name", "old", "new")
+            .field("description", "same", "same")
+            .field("permissions", vec!["a"], vec!["a", "b"]);
+        let v: serde_json::Value = serde_json::from_str(&c.to_detail()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "name": "new", "permissions": ["a", "b"],
+                "before": {"name": "old", "permissions": ["a"]},
+            })
+        );
+    }
+
+    #[test]
+    fn nothing_changed_writes_no_before() {
+        let mut c = Changes::default();
+        c.field("name", "same", "same").fact("roles_changed", 0);
+        assert_eq!(c.to_detail(), r#"{"roles_changed":0}"#);
+    }
+}

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bindings;
 pub mod federation;
 pub mod keys;
+pub mod personal_tokens;
 pub mod signing_keys;
 pub mod users;
 pub mod when;
@@ -86,6 +87,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/service-accounts/{id}/keys/{kid}/delete",
             get(keys::confirm_delete_key).post(keys::delete_key),
+        )
+        .route(
+            "/settings/service-accounts/{id}/personal-tokens",
+            post(personal_tokens::create_personal_token),
+        )
+        .route(
+            "/settings/service-accounts/{id}/personal-tokens/{tid}/delete",
+            get(personal_tokens::confirm_delete_personal_token)
+                .post(personal_tokens::delete_personal_token),
         )
         .route(
             "/settings/federation",

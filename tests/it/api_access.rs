@@ -1018,7 +1018,7 @@ async fn every_role_and_group_operation_is_audited_and_the_log_filters_and_pages
     assert_eq!(e["target"]["name"], "Invoices");
     assert_eq!(e["detail"]["permissions"], json!(["invoices:write"]));
     assert_eq!(
-        e["detail"]["previous_permissions"],
+        e["detail"]["before"]["permissions"],
         json!(["invoices:read"])
     );
     assert!(e["at"].is_string() && e["source"].is_string(), "{e}");

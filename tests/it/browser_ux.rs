@@ -1062,3 +1062,110 @@ async fn the_status_filter_and_search_by_client_id_update_the_table_and_the_addr
     chrome.find(&billing_row).await;
     chrome.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn at_390_px_a_personal_token_is_made_copied_and_deleted_and_axe_finds_nothing() {
+    let Some(chrome) = chrome("personal-tokens").await else {
+        return;
+    };
+    let axe = axe_source();
+    let app = served_app_with_admin().await;
+    let base = app.base_url();
+    let c = app
+        .account("billing-exporter-with-a-long-name")
+        .roles(&["Auditor"])
+        .create()
+        .await;
+    // An account keygate disabled, with its reason on the list.
+    let leaked = app.account("ledger").create().await;
+    app.post("/oauth/leaked")
+        .header("content-type", "application/json")
+        .body(json!({"credentials": [leaked.client_secret]}).to_string())
+        .send()
+        .await;
+    chrome.client.set_window_size(390, 844).await.unwrap();
+    chrome.sign_in(&base, "admin").await;
+    let mut problems = Vec::new();
+    let mut check = async |what: &str| {
+        let (scroll, client) = widths(&chrome).await;
+        assert!(
+            scroll <= client,
+            "{what} is {scroll} px wide at {client} px"
+        );
+        if let Some(axe) = &axe {
+            for v in axe_violations(&chrome, axe).await {
+                problems.push(format!("{what}: {v}"));
+            }
+        }
+    };
+    assert!(
+        chrome
+            .text_of(&format!(
+                "tr[data-account-id='{}'] td:nth-child(5)",
+                leaked.id
+            ))
+            .await
+            .contains("secret reported leaked")
+    );
+    check("the list with a disabled reason").await;
+
+    let page = format!("{base}/settings/service-accounts/{}", c.id);
+    chrome.client.goto(&page).await.unwrap();
+    chrome.wait_for_heading("billing-exporter").await;
+    check("the account page with the token form").await;
+    chrome
+        .find("#pt-name")
+        .await
+        .send_keys("nightly export")
+        .await
+        .unwrap();
+    chrome
+        .find("#personal-tokens input[name=permission][value$=' service-accounts:read']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .find("#personal-tokens button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome
+        .wait_for_heading("Personal token nightly export")
+        .await;
+    check("the new token").await;
+    let token = chrome.value_of("#personal-token").await;
+    assert_eq!(app.whoami(&token).await.status, 200);
+    chrome
+        .find("button[data-copy=personal-token]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text_in(&chrome, "button[data-copy=personal-token]", "Copied").await;
+
+    chrome.find("a.primary").await.click().await.unwrap();
+    chrome.wait_for_heading("billing-exporter").await;
+    let listed = chrome.text_of("#personal-tokens table").await;
+    assert!(listed.contains("nightly export"), "{listed}");
+    assert!(!chrome.body().await.contains(&token));
+    check("the account page with a token").await;
+    chrome
+        .find("#personal-tokens a.danger")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Delete").await;
+    chrome
+        .find("form button.danger[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.wait_for_heading("billing-exporter").await;
+    wait_for_text_in(&chrome, "#personal-tokens", "Personal token deleted.").await;
+    assert_eq!(app.whoami(&token).await.status, 401);
+    assert!(problems.is_empty(), "{problems:#?}");
+}

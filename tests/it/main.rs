@@ -26,6 +26,7 @@ mod console_confirm;
 mod console_groups;
 mod console_lifecycle;
 mod console_list;
+mod console_personal_tokens;
 mod console_users;
 mod console_ux;
 mod console_wizard;

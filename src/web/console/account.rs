@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::accounts::{AccountRowView, CredentialsPage, ListView, RoleChoice};
 use super::when::When;
 use super::{
-    Chrome, Console, ConsoleError, FormFields, PlacedFlash, redirect_with_notice,
+    Chrome, Console, ConsoleError, FormFields, PlacedFlash, form_error, redirect_with_notice,
     redirect_with_notice_at,
 };
 use crate::admin::accounts::UpdateAccount;
@@ -53,14 +53,30 @@ pub async fn toggle_service_account(
         }
     };
     let actor = console.session.actor(&console.source);
-    let account = app.admin.set_enabled(&actor, &id, enabled).await?;
     let view = ListView::of_form(&form);
+    let account = match app.admin.set_enabled(&actor, &id, enabled).await {
+        Ok(account) => account,
+        // Refused for a reason the user can act on (a leaked secret must be regenerated
+        // first): said where the toggle was.
+        Err(e @ crate::admin::AdminError::Invalid(_)) => {
+            return refused_toggle(&app, &console, &id, headers, &form, view, form_error(e)?).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let notice = format!(
         "{} {}",
         account.account.name,
         if enabled { "enabled" } else { "disabled" }
     );
-    if headers.contains_key("hx-request") {
+    // The account page's button is a boosted form (htmx, but the whole page): it gets the
+    // page back, never a list row.
+    if form.get("from") == Some("account") {
+        Ok(redirect_with_notice_at(
+            &account_url(&account.account.id),
+            "status",
+            &format!("{notice}."),
+        ))
+    } else if headers.contains_key("hx-request") {
         let mut r = AccountRowView::from(&account);
         r.notice = Some(notice);
         Ok(AccountRowPartial {
@@ -70,15 +86,48 @@ pub async fn toggle_service_account(
             view,
         }
         .into_response())
-    } else if form.get("from") == Some("account") {
-        Ok(redirect_with_notice_at(
-            &account_url(&account.account.id),
-            "status",
-            &format!("{notice}."),
-        ))
     } else {
         Ok(redirect_with_notice(&view.url(), &format!("{notice}.")))
     }
+}
+
+/// The answer to a toggle the operation refused: the row with the reason (htmx), or the
+/// page it came from with the reason where the toggle was.
+async fn refused_toggle(
+    app: &AppState,
+    console: &Console,
+    id: &str,
+    headers: HeaderMap,
+    form: &FormFields,
+    view: ListView,
+    message: String,
+) -> Result<Response, ConsoleError> {
+    if form.get("from") == Some("account") {
+        return Ok(redirect_with_notice_at(
+            &account_url(id),
+            "status",
+            &message,
+        ));
+    }
+    if !headers.contains_key("hx-request") {
+        return Ok(redirect_with_notice(&view.url(), &message));
+    }
+    let account = app
+        .admin
+        .get_account(&console.session.actor(&console.source), id)
+        .await?;
+    let mut r = AccountRowView::from(&account);
+    r.refused = Some(message);
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        AccountRowPartial {
+            r,
+            csrf: console.session.csrf_token.clone(),
+            can_write: true,
+            view,
+        },
+    )
+        .into_response())
 }
 
 /// An audit event as shown on the account page.
@@ -163,12 +212,20 @@ pub struct AccountPage {
     key_error: Option<String>,
     /// Product and role bindings.
     access: super::bindings::AccessSection,
+    /// Personal tokens: the list and the create form.
+    tokens: super::personal_tokens::TokensSection,
 }
 
 impl AccountPage {
     /// Shows `message` in the Keys section (a refused key form).
     pub(crate) fn with_key_error(mut self, message: String) -> Self {
         self.key_error = Some(message);
+        self
+    }
+
+    /// Shows the Personal tokens section as given (a refused create form).
+    pub(crate) fn with_tokens(mut self, tokens: super::personal_tokens::TokensSection) -> Self {
+        self.tokens = tokens;
         self
     }
 }
@@ -236,6 +293,7 @@ pub(crate) async fn account_page(
         groups: app.admin.account_groups(&actor, id).await?,
         permissions: app.admin.permission_sources(&actor, id).await?,
         access: super::bindings::section(app, &actor, id).await?,
+        tokens: super::personal_tokens::section(app, &actor, id).await?,
         events,
         sessions: app
             .admin

@@ -42,6 +42,10 @@ pub struct AccountRowView {
     pub(crate) last_used: Option<When>,
     /// What the toggle just did, shown in the row with an Undo ("billing disabled").
     pub(crate) notice: Option<String>,
+    /// Why keygate disabled it ("secret reported leaked"), while it is disabled.
+    pub(crate) disabled_reason: Option<String>,
+    /// Why the toggle was just refused, shown in the row.
+    pub(crate) refused: Option<String>,
 }
 
 impl AccountRowView {
@@ -82,6 +86,12 @@ impl From<&AccountSummary> for AccountRowView {
             created: When::of(s.account.created_at),
             last_used: s.account.last_used_at.map(When::of),
             notice: None,
+            disabled_reason: s
+                .account
+                .disabled_reason
+                .clone()
+                .filter(|_| !s.account.enabled),
+            refused: None,
         }
     }
 }
