@@ -9,6 +9,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    keygate::logging::init();
-    keygate::cli::run(keygate::cli::Cli::parse()).await
+    let logs = keygate::logging::init();
+    let code = keygate::cli::run(keygate::cli::Cli::parse()).await;
+    logs.flush();
+    code
 }

@@ -55,11 +55,31 @@ struct KeySet {
     last_attempt: i64,
 }
 
+/// A platform token this issuer's key verified: CI jobs and pods present the same token
+/// for its whole life, so its signature is checked once. A hit is taken only while the key
+/// that verified it is still one of the issuer's keys, and the time claims are checked again.
+struct Verified {
+    key: Arc<IssuerKey>,
+    claims: Arc<Value>,
+    /// `exp` (epoch seconds).
+    exp: i64,
+    /// `nbf`, if any.
+    nbf: Option<i64>,
+    /// `iat`, if any.
+    iat: Option<i64>,
+}
+
+/// Verified tokens kept per issuer before the map starts over.
+const MAX_VERIFIED: usize = 4096;
+
 /// A trusted issuer with its keys.
 pub struct Issuer {
     /// Its settings.
     pub row: TrustedIssuer,
     keys: RwLock<KeySet>,
+    /// Tokens verified with its keys, by their text (settings are fixed for the life of an
+    /// `Issuer`: a change of settings makes a new one, with an empty map).
+    verified: std::sync::Mutex<HashMap<String, Verified>>,
     /// One fetch at a time per issuer.
     fetching: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
@@ -70,6 +90,7 @@ impl Issuer {
         Self {
             row,
             keys: RwLock::default(),
+            verified: std::sync::Mutex::default(),
             fetching: tokio::sync::Mutex::new(()),
             refreshing: AtomicBool::new(false),
         }
@@ -85,6 +106,52 @@ impl Issuer {
         self.keys
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, Verified>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The claims of `jwt` if one of `candidates` verified it before and its time claims
+    /// still hold at `now_s` (epoch seconds).
+    fn verified_before(
+        &self,
+        jwt: &str,
+        candidates: &[Arc<IssuerKey>],
+        now_s: i64,
+        leeway_secs: i64,
+    ) -> Option<Arc<Value>> {
+        let map = self.verified();
+        let hit = map.get(jwt)?;
+        let live = candidates.iter().any(|k| Arc::ptr_eq(k, &hit.key))
+            && now_s <= hit.exp + leeway_secs
+            && hit.nbf.is_none_or(|t| t <= now_s + leeway_secs)
+            && hit.iat.is_none_or(|t| t <= now_s + leeway_secs);
+        live.then(|| hit.claims.clone())
+    }
+
+    fn remember_verified(&self, jwt: &str, key: Arc<IssuerKey>, claims: Arc<Value>) {
+        let Some(exp) = claims.get("exp").and_then(Value::as_i64) else {
+            return;
+        };
+        let entry = Verified {
+            key,
+            exp,
+            nbf: claims.get("nbf").and_then(Value::as_i64),
+            iat: claims.get("iat").and_then(Value::as_i64),
+            claims,
+        };
+        let mut map = self.verified();
+        if map.len() >= MAX_VERIFIED {
+            let now_s = now_ms() / 1000;
+            map.retain(|_, v| v.exp >= now_s);
+            if map.len() >= MAX_VERIFIED {
+                map.clear();
+            }
+        }
+        map.insert(jwt.to_owned(), entry);
     }
 
     /// Keys that may have signed a token with this `kid` and `alg`.
@@ -187,7 +254,8 @@ impl Federation {
 
     /// Verifies `jwt` (whose header says `kid` and `alg`) with `issuer`'s keys: its
     /// signature, `iss`, that `aud` contains `audience`, `exp` (required, in the future),
-    /// `nbf` and `iat`. Answers its claims, or `None`.
+    /// `nbf` and `iat`. Answers its claims, or `None`. A token verified before by a key the
+    /// issuer still has is not verified again; only its time claims are checked.
     pub async fn verify(
         self: &Arc<Self>,
         issuer: &Arc<Issuer>,
@@ -196,7 +264,7 @@ impl Federation {
         alg: Algorithm,
         audience: &str,
         leeway_secs: i64,
-    ) -> Option<Value> {
+    ) -> Option<Arc<Value>> {
         if !asymmetric(alg) {
             return None;
         }
@@ -218,24 +286,29 @@ impl Federation {
             // Known kid: answer from the cache now, refresh in the background.
             self.refresh_in_background(issuer);
         }
+        let now_s = now / 1000;
+        if let Some(claims) = issuer.verified_before(jwt, &candidates, now_s, leeway_secs) {
+            return Some(claims);
+        }
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[issuer.row.issuer.as_str()]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = leeway_secs.unsigned_abs();
-        let claims = candidates.iter().find_map(|k| {
+        let (key, claims) = candidates.iter().find_map(|k| {
             jsonwebtoken::decode::<Value>(jwt, &k.key, &validation)
                 .ok()
-                .map(|d| d.claims)
+                .map(|d| (k.clone(), d.claims))
         })?;
-        let now_s = now / 1000;
         if claims
             .get("iat")
             .is_some_and(|iat| iat.as_i64().is_none_or(|t| t > now_s + leeway_secs))
         {
             return None;
         }
+        let claims = Arc::new(claims);
+        issuer.remember_verified(jwt, key, claims.clone());
         Some(claims)
     }
 
@@ -399,6 +472,60 @@ fn parse_jwks(jwks: &Value) -> Vec<Arc<IssuerKey>> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn issuer() -> Issuer {
+        Issuer::new(TrustedIssuer {
+            id: "ti".into(),
+            name: "ci".into(),
+            issuer: "https://ci.example".into(),
+            jwks_uri: None,
+            audience: None,
+            created_at: 0,
+            updated_at: 0,
+        })
+    }
+
+    fn key() -> Arc<IssuerKey> {
+        Arc::new(IssuerKey {
+            kid: Some("k1".into()),
+            algs: vec![Algorithm::ES256],
+            key: DecodingKey::from_secret(b"unused"),
+        })
+    }
+
+    #[test]
+    fn a_verified_token_is_reused_only_with_its_key_and_within_its_times() {
+        let (issuer, k1, k2) = (issuer(), key(), key());
+        let claims = Arc::new(json!({"exp": 1_000, "nbf": 500, "iat": 500, "sub": "x"}));
+        issuer.remember_verified("jwt-a", k1.clone(), claims.clone());
+        let hit = issuer.verified_before("jwt-a", &[k1.clone()], 900, 0);
+        assert_eq!(hit.as_deref(), Some(&*claims));
+        // Another token, another key (the verifying key left the JWKS), after exp, before nbf.
+        assert!(
+            issuer
+                .verified_before("jwt-b", &[k1.clone()], 900, 0)
+                .is_none()
+        );
+        assert!(issuer.verified_before("jwt-a", &[k2], 900, 0).is_none());
+        assert!(
+            issuer
+                .verified_before("jwt-a", &[k1.clone()], 1_001, 0)
+                .is_none()
+        );
+        assert!(
+            issuer
+                .verified_before("jwt-a", &[k1.clone()], 1_030, 30)
+                .is_some()
+        );
+        assert!(
+            issuer
+                .verified_before("jwt-a", &[k1.clone()], 400, 0)
+                .is_none()
+        );
+        // A token without a whole-second exp is never kept.
+        issuer.remember_verified("jwt-c", k1.clone(), Arc::new(json!({"exp": 1.5})));
+        assert!(issuer.verified_before("jwt-c", &[k1], 1, 0).is_none());
+    }
 
     #[test]
     fn cache_control_sets_the_freshness_within_bounds() {

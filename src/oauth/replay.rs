@@ -136,7 +136,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
                 )
             })
             .collect();
-        match client_keys::use_assertions(store.pool(), &rows).await {
+        match client_keys::use_assertions(&store, &rows).await {
             Ok(fresh) => {
                 for (p, new) in batch.drain(..).zip(fresh) {
                     let _ = p.answer.send(Ok(new));

@@ -3,7 +3,7 @@
 use sqlx::{AnyPool, Row as _};
 use tracing::instrument;
 
-use super::{StoreError, Tx};
+use super::{Backend, Store, StoreError, Tx};
 
 pub use crate::domain::client_key::ClientKeyRow;
 
@@ -98,7 +98,7 @@ pub async fn record_last_used(
 /// A pair repeated within the batch is new at most once.
 #[instrument(skip_all)]
 pub async fn use_assertions(
-    pool: &AnyPool,
+    store: &Store,
     batch: &[(String, String, i64)],
 ) -> Result<Vec<bool>, StoreError> {
     let mut first = std::collections::HashSet::new();
@@ -109,20 +109,32 @@ pub async fn use_assertions(
     if unique.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = String::from("insert into used_assertions (client_id, jti, expires_at) values ");
-    for i in 0..unique.len() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let n = 3 * i;
-        sql.push_str(&format!("(${}, ${}, ${})", n + 1, n + 2, n + 3));
-    }
-    sql.push_str(" on conflict (client_id, jti) do nothing returning client_id, jti");
+    // A few statement shapes, each prepared once per connection: the batch is padded to the
+    // next power of two by repeating its last row, which the conflict clause absorbs.
+    let shape = unique.len().next_power_of_two();
+    let sql = assertion_insert(shape);
     let mut query = sqlx::query(&sql);
-    for (client_id, jti, expires_at) in &unique {
+    for i in 0..shape {
+        let (client_id, jti, expires_at) = unique[i.min(unique.len() - 1)];
         query = query.bind(client_id).bind(jti).bind(*expires_at);
     }
-    let rows = query.fetch_all(pool).await?;
+    let pool = store.pool();
+    let rows = match store.backend() {
+        // Committed without waiting for the WAL flush: the row is visible to every instance
+        // at commit all the same (so a replay elsewhere is refused); what a crash of the
+        // PostgreSQL server itself could lose is the last fraction of a second of rows, the
+        // guarantee SQLite gives here with `synchronous = normal`.
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("set local synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+            let rows = query.fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            rows
+        }
+        Backend::Sqlite => query.fetch_all(pool).await?,
+    };
     let mut inserted = std::collections::HashSet::with_capacity(rows.len());
     for r in &rows {
         inserted.insert((
@@ -135,6 +147,20 @@ pub async fn use_assertions(
         .iter()
         .map(|(c, j, _)| inserted.remove(&(c.clone(), j.clone())))
         .collect())
+}
+
+/// The insert of `n` used assertions (the placeholders `$1`…`$3n`, three per row).
+fn assertion_insert(n: usize) -> String {
+    let mut sql = String::from("insert into used_assertions (client_id, jti, expires_at) values ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let p = 3 * i;
+        sql.push_str(&format!("(${}, ${}, ${})", p + 1, p + 2, p + 3));
+    }
+    sql.push_str(" on conflict (client_id, jti) do nothing returning client_id, jti");
+    sql
 }
 
 /// Forgets assertions that expired before `before` (epoch ms): they cannot be replayed.
