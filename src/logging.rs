@@ -95,6 +95,12 @@ impl<W: Write> Clone for Buffered<W> {
     }
 }
 
+impl Default for BufferedStderr {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl BufferedStderr {
     /// An empty buffer in front of the process's stderr.
     pub fn new() -> Self {

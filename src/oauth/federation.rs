@@ -498,28 +498,28 @@ mod tests {
         let (issuer, k1, k2) = (issuer(), key(), key());
         let claims = Arc::new(json!({"exp": 1_000, "nbf": 500, "iat": 500, "sub": "x"}));
         issuer.remember_verified("jwt-a", k1.clone(), claims.clone());
-        let hit = issuer.verified_before("jwt-a", &[k1.clone()], 900, 0);
+        let hit = issuer.verified_before("jwt-a", std::slice::from_ref(&k1), 900, 0);
         assert_eq!(hit.as_deref(), Some(&*claims));
         // Another token, another key (the verifying key left the JWKS), after exp, before nbf.
         assert!(
             issuer
-                .verified_before("jwt-b", &[k1.clone()], 900, 0)
+                .verified_before("jwt-b", std::slice::from_ref(&k1), 900, 0)
                 .is_none()
         );
         assert!(issuer.verified_before("jwt-a", &[k2], 900, 0).is_none());
         assert!(
             issuer
-                .verified_before("jwt-a", &[k1.clone()], 1_001, 0)
+                .verified_before("jwt-a", std::slice::from_ref(&k1), 1_001, 0)
                 .is_none()
         );
         assert!(
             issuer
-                .verified_before("jwt-a", &[k1.clone()], 1_030, 30)
+                .verified_before("jwt-a", std::slice::from_ref(&k1), 1_030, 30)
                 .is_some()
         );
         assert!(
             issuer
-                .verified_before("jwt-a", &[k1.clone()], 400, 0)
+                .verified_before("jwt-a", std::slice::from_ref(&k1), 400, 0)
                 .is_none()
         );
         // A token without a whole-second exp is never kept.
