@@ -51,9 +51,10 @@ pub enum OAuthError {
     /// Only `client_credentials` is supported.
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
-    /// RFC 6749 §5.2: the grant (a token-exchange subject token) is not valid.
+    /// A token exchange's `subject_token` is not a live personal access token (RFC 8693
+    /// §2.2.2: answered as `invalid_request`).
     #[error("the subject_token is not a live personal access token")]
-    InvalidGrant,
+    InvalidSubjectToken,
     /// RFC 8707: the `resource` is unknown, repeated, not the account's product, or an API
     /// where the account holds nothing.
     #[error("the requested resource is not one this client may get a token for")]
@@ -468,12 +469,12 @@ impl OAuth {
         source: &str,
     ) -> Result<IssuedToken, OAuthError> {
         if !subject.starts_with(crate::domain::secret::PERSONAL_TOKEN_PREFIX) {
-            return Err(OAuthError::InvalidGrant);
+            return Err(OAuthError::InvalidSubjectToken);
         }
         let v = self
             .verify(subject)
             .await
-            .map_err(|_| OAuthError::InvalidGrant)?;
+            .map_err(|_| OAuthError::InvalidSubjectToken)?;
         let held: Vec<String> = v.permissions.iter().cloned().collect();
         let wanted = match scope.filter(|s| !s.trim().is_empty()) {
             None => held,
@@ -495,7 +496,7 @@ impl OAuth {
         )
         .map_err(|e| match e {
             // The API may no longer be one the account holds anything for.
-            OAuthError::InvalidTarget => OAuthError::InvalidGrant,
+            OAuthError::InvalidTarget => OAuthError::InvalidSubjectToken,
             other => other,
         })
     }

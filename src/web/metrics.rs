@@ -188,7 +188,7 @@ pub fn token_error_result(e: &OAuthError) -> &'static str {
         OAuthError::UnsupportedGrantType => "unsupported_grant_type",
         OAuthError::InvalidScope => "invalid_scope",
         OAuthError::InvalidTarget => "invalid_target",
-        OAuthError::InvalidGrant => "invalid_grant",
+        OAuthError::InvalidSubjectToken => "invalid_request",
         OAuthError::UnauthorizedClient(_) => "unauthorized_client",
         OAuthError::InsufficientScope(_) => "insufficient_scope",
         OAuthError::Internal(StoreError::Unavailable(_)) => "temporarily_unavailable",

@@ -101,9 +101,10 @@ impl IntoResponse for OAuthErrorResponse {
                 "invalid_scope",
                 self.error.to_string(),
             ),
-            OAuthError::InvalidGrant => (
+            // RFC 8693 §2.2.2: an invalid or unacceptable subject_token is invalid_request.
+            OAuthError::InvalidSubjectToken => (
                 StatusCode::BAD_REQUEST,
-                "invalid_grant",
+                "invalid_request",
                 self.error.to_string(),
             ),
             OAuthError::InvalidTarget => (

@@ -288,10 +288,18 @@ async fn token_exchange_turns_a_personal_token_into_a_short_lived_jwt() {
     let wider = exchange(token, Some("service-accounts:read")).await;
     assert_eq!(wider.status, StatusCode::BAD_REQUEST);
     assert_eq!(wider.json()["error"], "invalid_scope");
-    // A bad subject token is invalid_grant.
+    // A bad subject token is invalid_request (RFC 8693 §2.2.2), with the reason.
     let bad = exchange("kgp_nope", None).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert_eq!(bad.json()["error"], "invalid_grant");
+    assert_eq!(bad.json()["error"], "invalid_request");
+    assert!(
+        bad.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("subject_token"),
+        "{}",
+        bad.text()
+    );
 }
 
 #[tokio::test]
