@@ -6,6 +6,7 @@ pub mod audit;
 pub mod client_key;
 pub mod federation;
 pub mod permission;
+pub mod policy;
 pub mod secret;
 
 use std::time::{SystemTime, UNIX_EPOCH};

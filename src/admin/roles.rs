@@ -447,6 +447,17 @@ impl Admin {
         if let Some(b) = &bindings {
             crate::store::access::set_bindings(&mut tx, true, &group.id, b).await?;
         }
+        let field = if bindings.is_some() {
+            "bindings"
+        } else {
+            "roles"
+        };
+        Self::ensure_role_limit(
+            &mut tx,
+            crate::store::policies::Holders::GroupMembers(&group.id),
+            field,
+        )
+        .await?;
         let names = |v: &[RoleRef]| v.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
         let event = AuditEvent {
             action: if before.is_some() {

@@ -42,6 +42,36 @@ pub struct AccountRowView {
     pub(crate) last_used: Option<When>,
     /// What the toggle just did, shown in the row with an Undo ("billing disabled").
     pub(crate) notice: Option<String>,
+    /// When its client secret expires under the credential-lifetime policy ("expires in 5
+    /// days", "expired"), if it does.
+    pub(crate) secret_expiry: Option<String>,
+    /// Why keygate disabled it ("unused for 30 days"), if it did.
+    pub(crate) disabled_reason: Option<String>,
+}
+
+impl AccountRowView {
+    /// The row of `s` under `policies`, seen now.
+    pub(crate) fn of(s: &AccountSummary, policies: &crate::domain::policy::Policies) -> Self {
+        Self {
+            secret_expiry: secret_expiry(&s.account, policies, crate::domain::now_ms()),
+            ..Self::from(s)
+        }
+    }
+}
+
+/// "expires in 5 days" / "expired": when the client secret of `a` ends under `policies`
+/// (`None`: it never does, or `a` has none).
+pub(crate) fn secret_expiry(
+    a: &crate::store::accounts::AccountRow,
+    policies: &crate::domain::policy::Policies,
+    now: i64,
+) -> Option<String> {
+    if a.auth_method == crate::domain::client_key::PRIVATE_KEY_JWT {
+        return None;
+    }
+    policies
+        .credential_expires_at(a.secret_created_at)
+        .map(|t| crate::domain::policy::expiry_text(t, now))
 }
 
 impl AccountRowView {
@@ -82,6 +112,8 @@ impl From<&AccountSummary> for AccountRowView {
             created: When::of(s.account.created_at),
             last_used: s.account.last_used_at.map(When::of),
             notice: None,
+            secret_expiry: None,
+            disabled_reason: s.account.disabled_reason.clone(),
         }
     }
 }
@@ -471,7 +503,10 @@ pub async fn list_service_accounts(
     });
     let table = ServiceAccountsTablePartial {
         total: range_text(before, page.len(), total),
-        rows: page.iter().map(AccountRowView::from).collect(),
+        rows: page
+            .iter()
+            .map(|s| AccountRowView::of(s, &app.admin.policies_in_force()))
+            .collect(),
         csrf: console.session.csrf_token.clone(),
         paged: filter.after.is_some(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
