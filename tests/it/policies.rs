@@ -637,6 +637,27 @@ async fn without_client_secrets_new_accounts_and_regenerations_must_use_another_
         .await;
     assert!(res.status.is_client_error(), "{}", res.status);
     assert!(res.text().contains("private_key_jwt"), "{}", res.text());
+    // And the add-account wizard, at the authentication method, keeping what was typed.
+    let res = browser
+        .post(
+            "/settings/service-accounts/new",
+            &[
+                ("csrf", &csrf),
+                ("step", "create"),
+                ("name", "wizard-secret"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    let html = res.text();
+    assert!(html.contains("id=\"key-error\""), "{html}");
+    assert!(html.contains("turned off by policy"), "{html}");
+    assert!(html.contains("value=\"wizard-secret\""), "{html}");
 }
 
 #[tokio::test]

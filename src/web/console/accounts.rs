@@ -1030,7 +1030,14 @@ pub async fn add_service_account_step(
                         details_page_with_apis(&app, &console, &name, &description, &auth).await?;
                     if v.field == "description" {
                         page.description_error = Some(v.message);
-                    } else if ["jwks", "public_key", "expires_at"].contains(&v.field) {
+                    } else if [
+                        "jwks",
+                        "public_key",
+                        "expires_at",
+                        "token_endpoint_auth_method",
+                    ]
+                    .contains(&v.field)
+                    {
                         page.key_error = Some(v.message);
                     } else {
                         page.name_error = Some(v.message);
