@@ -349,30 +349,42 @@ async fn the_role_limit_counts_groups_and_is_refused_every_way_roles_are_given()
         .unwrap();
     let res = patch_account(&app, &token, &one.id, json!({"groups": ["auditors"]})).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
-    // A group's roles: giving its member a second role through it.
-    let err = app
-        .state
-        .admin
-        .save_group(
-            &Actor::system(),
-            Some(&same.id),
-            GroupInput {
-                name: "auditors".into(),
-                role_ids: vec![
-                    "builtin-auditor".into(),
-                    "builtin-token-introspector".into(),
-                ],
-                member_ids: vec![one.id.clone()],
-                ..GroupInput::default()
-            },
+    // A group's roles (REST): giving its member a second role through it.
+    let res = app
+        .request(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/groups/{}", same.id),
         )
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("one-role"), "{err}");
+        .bearer(&token)
+        .json(
+            &json!({"name": "auditors", "roles": ["Auditor", "Token Introspector"],
+                      "members": [one.id]}),
+        )
+        .send()
+        .await;
+    assert_field(&res, "roles");
+    assert!(
+        res.json()["message"].as_str().unwrap().contains("one-role"),
+        "{}",
+        res.text()
+    );
+    // Group membership from the group's side (REST).
+    let res = app
+        .request(
+            axum::http::Method::PATCH,
+            &format!("/api/v1/groups/{}", group.id),
+        )
+        .bearer(&token)
+        .json(
+            &json!({"name": "introspectors", "roles": ["Token Introspector"],
+                      "members": [one.id]}),
+        )
+        .send()
+        .await;
+    assert_field(&res, "members");
     // Nothing changed: the account still holds one role.
     let who = app.whoami(&app.token(&one).await).await.json();
     assert_eq!(who["roles"].as_array().unwrap().len(), 1, "{who}");
-    let _ = group;
     // The console's edit form, with the message inline.
     let mut browser = signed_in_admin(&app).await;
     let csrf = browser.csrf().await;
@@ -386,6 +398,27 @@ async fn the_role_limit_counts_groups_and_is_refused_every_way_roles_are_given()
                 ("token_lifetime_secs", "3600"),
                 ("role", "builtin-auditor"),
                 ("role", "builtin-token-introspector"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    assert!(res.text().contains("at most 1 role"), "{}", res.text());
+    // The console's group form: adding a role the member would hold a second of.
+    let res = browser
+        .post(
+            &format!("/settings/groups/{}/edit", same.id),
+            &[
+                ("csrf", &csrf),
+                ("name", "auditors"),
+                ("description", ""),
+                ("role", "builtin-auditor"),
+                ("role", "builtin-token-introspector"),
+                ("member", &one.id),
             ],
         )
         .await;
