@@ -64,11 +64,7 @@ pub struct IssuedCredentials {
 /// RFC 7591 §3.2.1 `client_secret_expires_at` of an account under `policies`: epoch
 /// seconds, 0 when its secret never expires (or it has none).
 pub fn client_secret_expires_at(a: &accounts::AccountRow, policies: &Policies) -> i64 {
-    if a.auth_method == keys::PRIVATE_KEY_JWT {
-        0
-    } else {
-        policies.client_secret_expires_at(a.secret_created_at)
-    }
+    policies.client_secret_expires_at(&a.auth_method, a.secret_created_at)
 }
 
 /// An account as the API shows it, under the policies in force.

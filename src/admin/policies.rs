@@ -101,6 +101,10 @@ impl Admin {
             .map(Policies::from_stored)
             .unwrap_or_default();
         let after = before.with(patch);
+        if after == before {
+            // Nothing to change, nothing to audit.
+            return Ok(after);
+        }
         settings::put_in(
             &mut tx,
             settings::POLICIES,

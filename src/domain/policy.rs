@@ -235,11 +235,22 @@ impl Policies {
             .is_none_or(|t| now < t)
     }
 
-    /// RFC 7591 §3.2.1 `client_secret_expires_at` of a secret made at `created_at`: epoch
-    /// seconds, 0 when it never expires.
-    pub fn client_secret_expires_at(&self, created_at: i64) -> i64 {
-        self.credential_expires_at(created_at)
+    /// RFC 7591 §3.2.1 `client_secret_expires_at` of an account authenticating with
+    /// `auth_method` whose secret was made at `created_at`: epoch seconds, 0 when it never
+    /// expires (or there is no secret).
+    pub fn client_secret_expires_at(&self, auth_method: &str, created_at: i64) -> i64 {
+        self.secret_expires_at(auth_method, created_at)
             .map_or(0, |t| t / 1000)
+    }
+
+    /// When the client secret of an account authenticating with `auth_method`, made at
+    /// `created_at`, expires (`None`: never, or the account has no secret).
+    pub fn secret_expires_at(&self, auth_method: &str, created_at: i64) -> Option<i64> {
+        if auth_method == super::client_key::PRIVATE_KEY_JWT {
+            None
+        } else {
+            self.credential_expires_at(created_at)
+        }
     }
 
     /// The longest lifetime allowed for a new personal token, in days (0: none allowed).
@@ -300,7 +311,10 @@ mod tests {
         assert_eq!(p.token_lifetime(3600), 3600);
         assert_eq!(p.personal_token_days(), 90);
         assert!(p.allow_client_secrets);
-        assert_eq!(p.client_secret_expires_at(1_000_000), 0);
+        assert_eq!(
+            p.client_secret_expires_at("client_secret_basic", 1_000_000),
+            0
+        );
     }
 
     #[test]
@@ -349,7 +363,11 @@ mod tests {
         };
         assert!(p.credential_alive(0, 5 * DAY_MS - 1));
         assert!(!p.credential_alive(0, 5 * DAY_MS));
-        assert_eq!(p.client_secret_expires_at(0), 5 * 86_400);
+        assert_eq!(
+            p.client_secret_expires_at("client_secret_basic", 0),
+            5 * 86_400
+        );
+        assert_eq!(p.client_secret_expires_at("private_key_jwt", 0), 0);
     }
 
     #[test]

@@ -66,11 +66,8 @@ pub(crate) fn secret_expiry(
     policies: &crate::domain::policy::Policies,
     now: i64,
 ) -> Option<String> {
-    if a.auth_method == crate::domain::client_key::PRIVATE_KEY_JWT {
-        return None;
-    }
     policies
-        .credential_expires_at(a.secret_created_at)
+        .secret_expires_at(&a.auth_method, a.secret_created_at)
         .map(|t| crate::domain::policy::expiry_text(t, now))
 }
 
