@@ -9,6 +9,7 @@ pub mod federation;
 pub mod keys;
 pub mod leaks;
 pub mod personal_tokens;
+pub mod policies;
 pub mod roles;
 pub mod sessions;
 pub mod signing_keys;

@@ -98,6 +98,7 @@ impl App {
         // Know the revoked tokens before the first request, not only once the change-feed
         // follower has started.
         oauth.load_revocations().await?;
+        oauth.reload_policies().await?;
         let admin = Admin::new(store.clone(), hasher, oauth.clone(), config.token_url());
         let backoff = Backoff::new(Limits {
             per_client_source: config.client_auth_failures_per_client_source,

@@ -2,6 +2,7 @@
 //! console and the REST API.
 
 mod backup;
+mod policies;
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ enum Command {
     /// The token-signing keys (published in the JWKS).
     #[command(subcommand)]
     Keys(SigningKeyCommand),
+    /// The account policies (role limit, lifetimes, unused accounts, client secrets).
+    #[command(subcommand)]
+    Policies(policies::PolicyCommand),
     /// Copy a live SQLite database (and its key file) to FILE; PostgreSQL: use pg_dump.
     Backup {
         /// The new file to write.
@@ -306,6 +310,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         // Handled before the application is built: it needs no keys, only the file.
         Command::Backup { .. } => Ok(()),
         Command::Keys(command) => signing_keys_command(&app, &actor, command).await,
+        Command::Policies(command) => policies::run(&app, &actor, command).await,
         Command::ServiceAccounts(AccountCommand::Create {
             name,
             description,
@@ -754,6 +759,7 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", app.config.bind))?;
     let background = tokio::spawn(app.oauth.clone().run_background());
+    let policy_jobs = tokio::spawn(app.admin.clone().run_policy_jobs());
     let ops_tasks = crate::web::metrics::spawn_tasks(&app).await?;
     tracing::info!(
         "keygate listening on {} — console {}, token endpoint {}",
@@ -784,6 +790,7 @@ async fn serve(app: crate::app::AppState) -> Result<(), String> {
     .await
     .map_err(|e| format!("server error: {e}"))?;
     background.abort();
+    policy_jobs.abort();
     ops_tasks.iter().for_each(tokio::task::JoinHandle::abort);
     if let Err(e) = app.oauth.flush_usage().await {
         tracing::warn!(error = %e, "cannot record last-used times at shutdown");

@@ -10,6 +10,7 @@ pub mod federation;
 pub mod group;
 pub mod permission;
 pub mod personal_token;
+pub mod policy;
 pub mod secret;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -27,6 +27,7 @@ use crate::domain::access::{self, NodeDetail};
 use crate::domain::audit::{Actor, ActorKind, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::parse_scope;
+use crate::domain::policy::Policies;
 use crate::domain::secret::{ClientId, SecretHasher, random_id_bytes};
 use crate::store::accounts::AuthRecord;
 use crate::store::changes::{self, Change};
@@ -206,6 +207,9 @@ pub struct OAuth {
     feed_health: health::FeedHealth,
     /// Leak reports per source address.
     leak_reports: ReportLimiter,
+    /// The account policies, swapped whole when they change (here or, through the change
+    /// feed, on another instance).
+    policies: std::sync::RwLock<Arc<Policies>>,
 }
 
 /// Leak reports accepted per source address and minute.
@@ -265,7 +269,45 @@ impl OAuth {
             wake: Notify::new(),
             feed_health: health::FeedHealth::new(now_ms()),
             leak_reports: ReportLimiter::default(),
+            policies: std::sync::RwLock::default(),
         }
+    }
+
+    /// The account policies in force on this instance (from memory).
+    pub fn policies(&self) -> Arc<Policies> {
+        self.with_policies(Arc::clone)
+    }
+
+    /// Runs `f` on the policies in force under the read lock (the token path).
+    fn with_policies<R>(&self, f: impl FnOnce(&Arc<Policies>) -> R) -> R {
+        f(&self
+            .policies
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Puts `policies` in force on this instance at once (after this instance changed them;
+    /// the others follow the change feed).
+    pub fn set_policies(&self, policies: Policies) {
+        *self
+            .policies
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policies);
+    }
+
+    /// Loads the policies from the database and puts them in force (at start, and when the
+    /// change feed says they changed).
+    pub async fn reload_policies(&self) -> Result<(), StoreError> {
+        let stored =
+            crate::store::settings::get(self.store.pool(), crate::store::settings::POLICIES)
+                .await?;
+        self.set_policies(
+            stored
+                .as_deref()
+                .map(Policies::from_stored)
+                .unwrap_or_default(),
+        );
+        Ok(())
     }
 
     /// The issuer URL.
@@ -356,7 +398,10 @@ impl OAuth {
             return Err(OAuthError::InvalidClient);
         }
         let ok = if rec.client_id == client_id {
+            // A secret past the credential lifetime fails like a wrong one (checked after
+            // the hash, so timing does not tell them apart).
             self.hasher.verify(secret, &rec.secret_hash)
+                && self.with_policies(|p| p.credential_alive(rec.secret_created_at, now_ms()))
         } else {
             let in_grace = rec.old_expires_at.is_some_and(|t| now_ms() < t);
             let matches = rec
@@ -418,7 +463,9 @@ impl OAuth {
         let scope = grant.scope.join(" ");
         let now = now_ms();
         let iat = now / 1000;
-        let exp = iat + rec.token_lifetime_secs;
+        // The policy caps every token's lifetime at mint time: this is the one place a
+        // lifetime is computed (client credentials, token exchange, federation).
+        let exp = iat + self.with_policies(|p| p.token_lifetime(rec.token_lifetime_secs));
         // The jti carries the account's token generation: disabling or regenerating moves
         // the generation on, which kills every older token in one write, whatever the clock.
         let jti = format!(
@@ -786,10 +833,12 @@ impl OAuth {
             match changes::since(self.store.pool(), last_seq, now - FEED_LOOKBACK_MS, 1000).await {
                 Ok(list) => {
                     let mut keys_changed = false;
+                    let mut policies_changed = false;
                     for (seq, change) in list {
                         if change == Change::SigningKeys {
                             keys_changed |= rotations_seen.insert(seq);
                         }
+                        policies_changed |= change == Change::Policies;
                         self.apply(&change);
                         last_seq = last_seq.max(seq);
                     }
@@ -804,9 +853,13 @@ impl OAuth {
                             tracing::warn!(error = %e, "cannot reload revocations");
                         }
                         keys_changed = true;
+                        policies_changed = true;
                     }
                     if keys_changed {
                         self.reload_keys_or_warn().await;
+                    }
+                    if policies_changed {
+                        self.reload_policies_or_warn().await;
                     }
                     last_read = now;
                     self.feed_health.record_read(now);
@@ -857,7 +910,14 @@ impl OAuth {
                     tracing::warn!(error = %e, "cannot reload revocations");
                 }
                 self.reload_keys_or_warn().await;
+                self.reload_policies_or_warn().await;
             }
+        }
+    }
+
+    async fn reload_policies_or_warn(&self) {
+        if let Err(e) = self.reload_policies().await {
+            tracing::warn!(error = %e, "cannot reload the account policies");
         }
     }
 

@@ -13,6 +13,7 @@ pub mod groups;
 pub mod health;
 pub mod keys;
 pub mod personal_tokens;
+pub mod policies;
 pub mod roles;
 pub mod sessions;
 pub mod settings;

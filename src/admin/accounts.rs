@@ -6,9 +6,11 @@ use crate::domain::account::{AccountName, Description, TokenLifetime, name_key};
 use crate::domain::audit::{Actor, AuditEvent};
 use crate::domain::now_ms;
 use crate::domain::permission::{SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE};
+use crate::domain::policy::Policies;
 use crate::domain::secret::{ClientId, ClientSecret};
 use crate::store::accounts::{self, AccountSummary, ListFilter, NewAccount};
 use crate::store::changes::{self, Change};
+use crate::store::policies::Holders;
 use crate::store::roles::{self, RoleRow};
 use crate::store::{StoreError, audit};
 
@@ -55,12 +57,21 @@ pub struct IssuedCredentials {
     /// The account as it is after the operation, read by the operation itself (so the
     /// caller needs no read permission to learn what it created).
     pub account: AccountSummary,
+    /// The policies in force when it was made (for `client_secret_expires_at`).
+    pub policies: std::sync::Arc<Policies>,
 }
 
-/// An account as the API shows it.
-pub fn account_json(s: &AccountSummary) -> serde_json::Value {
+/// RFC 7591 §3.2.1 `client_secret_expires_at` of an account under `policies`: epoch
+/// seconds, 0 when its secret never expires (or it has none).
+pub fn client_secret_expires_at(a: &accounts::AccountRow, policies: &Policies) -> i64 {
+    policies.client_secret_expires_at(&a.auth_method, a.secret_created_at)
+}
+
+/// An account as the API shows it, under the policies in force.
+pub fn account_json(s: &AccountSummary, policies: &Policies) -> serde_json::Value {
     let a = &s.account;
     serde_json::json!({
+        "client_secret_expires_at": client_secret_expires_at(a, policies),
         "id": a.id,
         "name": a.name,
         "description": a.description,
@@ -83,7 +94,7 @@ impl IssuedCredentials {
     /// What the REST API answers on create and regenerate, and the CLI prints as JSON: the
     /// account ([`account_json`]) with its credentials ([`to_json`](Self::to_json)).
     pub fn response_json(&self) -> serde_json::Value {
-        let mut body = account_json(&self.account);
+        let mut body = account_json(&self.account, &self.policies);
         if let (Some(b), serde_json::Value::Object(creds)) = (body.as_object_mut(), self.to_json())
         {
             b.extend(creds);
@@ -148,6 +159,10 @@ impl Admin {
         for r in &roles {
             Self::check_product_role("roles", &catalog, product.as_deref(), r)?;
         }
+        let policies = self.stored_policies().await?;
+        if input.keys.is_none() {
+            Self::ensure_secrets_allowed(&policies)?;
+        }
         let new_keys = match &input.keys {
             Some(source) => {
                 keys::check_expiry(input.keys_expire_at)?;
@@ -210,6 +225,8 @@ impl Admin {
         if product.is_some() {
             crate::store::access::set_product(&mut tx, &id, product.as_deref()).await?;
         }
+        let field = if groups.is_empty() { "roles" } else { "groups" };
+        Self::ensure_role_limit(&mut tx, Holders::Account(&id), field).await?;
         let event = AuditEvent {
             action: "service_account.created",
             target_kind: "service_account",
@@ -245,6 +262,7 @@ impl Admin {
             keys: key_rows,
             key_file,
             account,
+            policies: std::sync::Arc::new(policies),
         })
     }
 
@@ -380,6 +398,20 @@ fn dedup(mut v: Vec<String>) -> Vec<String> {
 pub const LEAKED: &str = "secret reported leaked";
 
 impl Admin {
+    /// Refuses a new client secret while the policy forbids them, naming the other ways.
+    fn ensure_secrets_allowed(policies: &Policies) -> Result<(), AdminError> {
+        if policies.allow_client_secrets {
+            return Ok(());
+        }
+        Err(crate::domain::ValidationError::new(
+            "token_endpoint_auth_method",
+            "Client secrets are turned off by policy: use private_key_jwt (the account signs \
+             assertions with its key) or federated credentials (a trusted platform's token, \
+             added to a private_key_jwt account).",
+        )
+        .into())
+    }
+
     /// Refuses to enable an account whose secret was reported leaked before its credentials
     /// are regenerated (which clears the reason).
     pub(crate) fn ensure_may_enable(
@@ -460,6 +492,8 @@ impl Admin {
                     .into(),
             });
         }
+        let policies = self.stored_policies().await?;
+        Self::ensure_secrets_allowed(&policies)?;
         let client_id = ClientId::generate();
         let secret = ClientSecret::generate();
         let now = now_ms();
@@ -505,6 +539,7 @@ impl Admin {
             keys: Vec::new(),
             key_file: None,
             account,
+            policies: std::sync::Arc::new(policies),
         })
     }
 
@@ -700,6 +735,14 @@ impl Admin {
         }
         if product != before.account.api_id {
             crate::store::access::set_product(&mut tx, id, product.as_deref()).await?;
+        }
+        if new_roles.is_some() || new_groups.is_some() || new_bindings.is_some() {
+            let field = match (&new_bindings, &new_groups) {
+                (Some(_), _) => "bindings",
+                (None, Some(_)) if new_roles.is_none() => "groups",
+                _ => "roles",
+            };
+            Self::ensure_role_limit(&mut tx, Holders::Account(id), field).await?;
         }
         if let Some(enabled) = input.enabled {
             Self::ensure_may_enable(&before, enabled)?;

@@ -11,15 +11,12 @@ use crate::domain::{ValidationError, now_ms};
 use crate::store::changes::Change;
 use crate::store::personal_tokens::{self, PersonalTokenRow};
 
-/// Longest lifetime of a personal access token, in days.
-pub const MAX_DAYS: i64 = 90;
-
 /// What a new personal token is made of, as typed.
 #[derive(Debug, Clone, Default)]
 pub struct NewPersonalToken {
     /// Its name (1–100 characters).
     pub name: String,
-    /// Days until it expires (1 to [`MAX_DAYS`]; required).
+    /// Days until it expires (1 to the policy's `max_personal_token_days`; required).
     pub expires_in_days: Option<i64>,
     /// Space-separated permissions (absent: all the account holds for the API).
     pub scope: Option<String>,
@@ -85,13 +82,22 @@ impl Admin {
             )
             .into());
         }
+        let max_days = self.stored_policies().await?.personal_token_days();
+        if max_days == 0 {
+            return Err(ValidationError::new(
+                "expires_in_days",
+                "New personal tokens are turned off by policy (max_personal_token_days is 0); \
+                 existing ones keep working until they expire.",
+            )
+            .into());
+        }
         let days = input.expires_in_days.ok_or_else(|| {
             ValidationError::new("expires_in_days", "expires_in_days is required.")
         })?;
-        if !(1..=MAX_DAYS).contains(&days) {
+        if !(1..=max_days).contains(&days) {
             return Err(ValidationError::new(
                 "expires_in_days",
-                format!("expires_in_days must be between 1 and {MAX_DAYS}."),
+                format!("expires_in_days must be between 1 and {max_days} (the policy's maximum)."),
             )
             .into());
         }

@@ -486,6 +486,26 @@ impl Admin {
         if let Some(b) = &bindings {
             crate::store::access::set_bindings(&mut tx, true, &group.id, b).await?;
         }
+        // Blame what changed: the bindings, else the roles, else the members.
+        let same_roles = before.as_ref().is_some_and(|b| {
+            let ids = |v: &[RoleRef]| {
+                v.iter()
+                    .map(|r| r.id.clone())
+                    .collect::<std::collections::BTreeSet<String>>()
+            };
+            ids(&b.roles) == ids(&group.roles)
+        });
+        let field = match (&bindings, same_roles) {
+            (Some(_), _) => "bindings",
+            (None, true) => "members",
+            (None, false) => "roles",
+        };
+        Self::ensure_role_limit(
+            &mut tx,
+            crate::store::policies::Holders::GroupMembers(&group.id),
+            field,
+        )
+        .await?;
         let names = |v: &[RoleRef]| {
             let mut n: Vec<String> = v.iter().map(|r| r.name.clone()).collect();
             n.sort();

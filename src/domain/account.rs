@@ -181,6 +181,8 @@ pub struct AccountRow {
     pub api_id: Option<String>,
     /// Why keygate itself disabled it (a reported leak), until an administrator acts.
     pub disabled_reason: Option<String>,
+    /// When its current client secret was made (epoch ms).
+    pub secret_created_at: i64,
 }
 
 /// An account with its directly assigned roles.
@@ -213,6 +215,8 @@ pub struct AuthRecord {
     pub client_id: String,
     /// Keyed hash of the current secret.
     pub secret_hash: String,
+    /// When the current secret was made (epoch ms), for the credential-lifetime policy.
+    pub secret_created_at: i64,
     /// Previous client ID during a grace period.
     pub old_client_id: Option<String>,
     /// Keyed hash of the previous secret.

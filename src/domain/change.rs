@@ -17,6 +17,8 @@ pub enum Change {
     SigningKeys,
     /// A personal access token (by the hash of its value) was deleted.
     PersonalToken(String),
+    /// The account policies changed: load them again.
+    Policies,
 }
 
 impl Change {
@@ -29,6 +31,7 @@ impl Change {
             Self::TrustedIssuers => ("trusted_issuers", ""),
             Self::SigningKeys => ("signing_keys", ""),
             Self::PersonalToken(hash) => ("personal_token", hash),
+            Self::Policies => ("policies", ""),
         }
     }
 
@@ -41,6 +44,7 @@ impl Change {
             "trusted_issuers" => Some(Self::TrustedIssuers),
             "signing_keys" => Some(Self::SigningKeys),
             "personal_token" => Some(Self::PersonalToken(key)),
+            "policies" => Some(Self::Policies),
             _ => None,
         }
     }

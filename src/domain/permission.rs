@@ -18,8 +18,11 @@ pub const USERS_READ: &str = "users:read";
 /// Add, change and disable console users.
 pub const USERS_WRITE: &str = "users:write";
 
+/// Change the installation's account policies.
+pub const POLICIES_WRITE: &str = "policies:write";
+
 /// Every permission keygate itself checks.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     SERVICE_ACCOUNTS_READ,
     SERVICE_ACCOUNTS_WRITE,
     ROLES_WRITE,
@@ -27,6 +30,7 @@ pub const ALL: [&str; 7] = [
     TOKENS_INTROSPECT,
     USERS_READ,
     USERS_WRITE,
+    POLICIES_WRITE,
 ];
 
 /// Checks a permission string: it must be a valid OAuth scope token (RFC 6749 §3.3:

@@ -140,6 +140,10 @@ impl OAuth {
                 && k.algs.split(' ').any(|a| a == alg)
                 && k.expires_at.is_none_or(|t| now < t)
         });
+        // Keys past the credential lifetime policy are no candidates (the same
+        // `invalid_client` as any other failure).
+        let policies = self.policies();
+        let candidates = candidates.filter(|k| policies.credential_alive(k.created_at, now));
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[iss]);
         validation.sub = Some(iss.to_owned());

@@ -202,8 +202,8 @@ impl AuthCache {
                 // The expiry is unknown here; keep it until the next reload prunes it.
                 self.revoke(jti, i64::MAX);
             }
-            // The keys are the authorization server's, not the cache's.
-            Change::SigningKeys => {}
+            // The keys and the policies are the authorization server's, not the cache's.
+            Change::SigningKeys | Change::Policies => {}
         }
     }
 

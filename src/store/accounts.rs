@@ -181,7 +181,7 @@ async fn rare_role(pool: &AnyPool, filter: &ListFilter) -> Result<bool, StoreErr
 
 const ACCOUNT_COLUMNS: &str = "id, name, description, enabled, client_id, old_client_id, \
      old_expires_at, token_lifetime_secs, token_generation, created_at, updated_at, last_used_at, \
-     auth_method, api_id, disabled_reason";
+     auth_method, api_id, disabled_reason, secret_created_at";
 
 fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
     Ok(AccountRow {
@@ -200,6 +200,7 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
         auth_method: row.try_get("auth_method")?,
         api_id: row.try_get("api_id")?,
         disabled_reason: row.try_get("disabled_reason")?,
+        secret_created_at: row.try_get("secret_created_at")?,
     })
 }
 
@@ -208,8 +209,8 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> 
 pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "insert into service_accounts (id, name, description, enabled, client_id, secret_hash, \
-         token_lifetime_secs, token_generation, created_at, updated_at, name_key, auth_method) \
-         values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7, $8, $9)",
+         token_lifetime_secs, token_generation, created_at, updated_at, name_key, auth_method, \
+         secret_created_at) values ($1, $2, $3, 1, $4, $5, $6, 0, $7, $7, $8, $9, $7)",
     )
     .bind(new.id)
     .bind(new.name)
@@ -243,7 +244,7 @@ pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), Sto
             .map(|i| {
                 let p = i * 8;
                 format!(
-                    "(${}, ${}, ${}, 1, ${}, ${}, ${}, 0, ${}, ${}, ${})",
+                    "(${}, ${}, ${}, 1, ${}, ${}, ${}, 0, ${}, ${}, ${}, ${})",
                     p + 1,
                     p + 2,
                     p + 3,
@@ -252,7 +253,8 @@ pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), Sto
                     p + 6,
                     p + 7,
                     p + 7,
-                    p + 8
+                    p + 8,
+                    p + 7
                 )
             })
             .collect::<Vec<_>>()
@@ -260,7 +262,7 @@ pub async fn insert_many(tx: &mut Tx, news: &[NewAccount<'_>]) -> Result<(), Sto
         let sql = format!(
             "insert into service_accounts (id, name, description, enabled, client_id, \
              secret_hash, token_lifetime_secs, token_generation, created_at, updated_at, \
-             name_key) values {values}"
+             name_key, secret_created_at) values {values}"
         );
         let mut q = sqlx::query(&sql);
         for n in chunk {
@@ -331,7 +333,8 @@ async fn auth_where(
 ) -> Result<Option<AuthRecord>, StoreError> {
     let sql = format!(
         "select id, name, enabled, client_id, secret_hash, old_client_id, old_secret_hash, \
-         old_expires_at, token_lifetime_secs, token_generation, auth_method, api_id \
+         old_expires_at, token_lifetime_secs, token_generation, auth_method, api_id, \
+         secret_created_at \
          from service_accounts where {condition}"
     );
     let Some(row) = sqlx::query(&sql).bind(value).fetch_optional(pool).await? else {
@@ -362,6 +365,7 @@ async fn auth_where(
         enabled: row.try_get::<i64, _>("enabled")? != 0,
         client_id: row.try_get("client_id")?,
         secret_hash: row.try_get("secret_hash")?,
+        secret_created_at: row.try_get("secret_created_at")?,
         old_client_id: row.try_get("old_client_id")?,
         old_secret_hash: row.try_get("old_secret_hash")?,
         old_expires_at: row.try_get("old_expires_at")?,
@@ -706,7 +710,7 @@ pub async fn replace_credentials(
            old_secret_hash = case when $4 > 0 then secret_hash else null end, \
            old_expires_at = case when $4 > 0 then $4 else null end, \
            client_id = $2, secret_hash = $3, token_generation = token_generation + 1, \
-           disabled_reason = null, updated_at = $5 \
+           disabled_reason = null, updated_at = $5, secret_created_at = $5 \
          where id = $1",
     )
     .bind(id)

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod federation;
 pub mod keys;
 pub mod personal_tokens;
+pub mod policies;
 pub mod signing_keys;
 pub mod spec;
 

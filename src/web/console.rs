@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod federation;
 pub mod keys;
 pub mod personal_tokens;
+pub mod policies;
 pub mod signing_keys;
 pub mod users;
 pub mod when;
@@ -211,6 +212,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/users/{id}/roles",
             get(users::edit_user_roles).post(users::save_user_roles),
+        )
+        .route(
+            "/settings/policies",
+            get(policies::show_policies).post(policies::save_policies),
         )
         .route("/settings/audit", get(audit::audit_log))
         .route("/settings/audit/export", get(audit::export_audit_log))

@@ -279,6 +279,7 @@ async fn built_in_roles_cannot_be_changed_or_deleted() {
         permissions_now(&app, &root.token).await,
         json!([
             "audit:read",
+            "policies:write",
             "roles:write",
             "service-accounts:read",
             "service-accounts:write",

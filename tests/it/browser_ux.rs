@@ -126,6 +126,7 @@ pub async fn every_page(app: &TestApp, account_id: &str) -> Vec<(String, String)
         ("/settings/password".to_owned(), "Change your password"),
         ("/settings/audit".to_owned(), "Audit Log"),
         ("/settings/signing-keys".to_owned(), "Signing Keys"),
+        ("/settings/policies".to_owned(), "Policies"),
         (
             "/settings/signing-keys/rotate".to_owned(),
             "Rotate the signing key?",

@@ -48,6 +48,7 @@ mod ops_prefix;
 mod ops_shutdown;
 mod ops_signing_keys;
 mod personal_tokens;
+mod policies;
 mod private_key_jwt;
 mod revoke;
 mod search;

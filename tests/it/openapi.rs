@@ -52,6 +52,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     ("get", "/api/v1/signing-keys"),
     ("post", "/api/v1/signing-keys/rotate"),
+    ("get", "/api/v1/policies"),
+    ("patch", "/api/v1/policies"),
     ("get", "/api/v1/apis"),
     ("post", "/api/v1/apis"),
     ("get", "/api/v1/apis/{id}"),

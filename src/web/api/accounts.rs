@@ -81,8 +81,9 @@ pub async fn list_service_accounts(
     let next_cursor = more
         .then(|| page.last().map(|s| ListFilter::cursor_after(&s.account)))
         .flatten();
+    let policies = app.admin.policies_in_force();
     Ok(Json(json!({
-        "items": page.iter().map(account_json).collect::<Vec<_>>(),
+        "items": page.iter().map(|a| account_json(a, &policies)).collect::<Vec<_>>(),
         "next_cursor": next_cursor,
     })))
 }
@@ -170,7 +171,7 @@ pub async fn get_service_account(
 ) -> Result<Json<Value>, ApiError> {
     let actor = token.actor(&source);
     let account = app.admin.get_account(&actor, &id).await?;
-    let mut body = account_json(&account);
+    let mut body = account_json(&account, &app.admin.policies_in_force());
     body["bindings"] =
         super::access::bindings_json(&app.admin.account_bindings(&actor, &id).await?);
     Ok(Json(body))
@@ -221,7 +222,7 @@ pub async fn update_service_account(
             },
         )
         .await?;
-    let mut out = account_json(&account);
+    let mut out = account_json(&account, &app.admin.policies_in_force());
     out["bindings"] = super::access::bindings_json(&app.admin.account_bindings(&actor, &id).await?);
     Ok(Json(out))
 }

@@ -4,10 +4,10 @@
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
 
-use super::{access, accounts, federation, keys, personal_tokens, signing_keys};
+use super::{access, accounts, federation, keys, personal_tokens, policies, signing_keys};
 use crate::app::AppState;
 use crate::domain::permission::{
-    AUDIT_READ, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
+    AUDIT_READ, POLICIES_WRITE, ROLES_WRITE, SERVICE_ACCOUNTS_READ, SERVICE_ACCOUNTS_WRITE,
 };
 
 /// A field of a JSON request body or a query string.
@@ -870,6 +870,74 @@ pub const ROUTES: &[Route] = &[
         secret: false,
         handler: || post(signing_keys::rotate_signing_key),
     },
+    Route {
+        method: "get",
+        path: "/policies",
+        summary: "The account policies (null: off or unlimited)",
+        permission: Some(SERVICE_ACCOUNTS_READ),
+        query: &[],
+        body: &[],
+        ok: 200,
+        secret: false,
+        handler: || get(policies::get_policies),
+    },
+    Route {
+        method: "patch",
+        path: "/policies",
+        summary: "Change the policies named (null: off); with dry_run, list the accounts the \
+                  change affects ({affected: [{id, name, change}]}) and save nothing",
+        permission: Some(POLICIES_WRITE),
+        query: &[],
+        body: POLICY_FIELDS,
+        ok: 200,
+        secret: false,
+        handler: || patch(policies::update_policies),
+    },
+];
+
+const POLICY_FIELDS: &[Field] = &[
+    f(
+        "max_roles_per_account",
+        "integer",
+        false,
+        "1 to 1000 roles, held directly and through groups; null: unlimited (default)",
+    ),
+    f(
+        "max_token_lifetime_secs",
+        "integer",
+        false,
+        "60 to 86400; longer account lifetimes are capped at mint time; default 86400",
+    ),
+    f(
+        "max_personal_token_days",
+        "integer",
+        false,
+        "0 to 36500; 0: no new personal tokens; default 90",
+    ),
+    f(
+        "credential_lifetime_days",
+        "integer",
+        false,
+        "client secrets and keys expire this many days after they were made; null: never (default)",
+    ),
+    f(
+        "disable_unused_after_days",
+        "integer",
+        false,
+        "disable accounts unused this many days; null: off (default)",
+    ),
+    f(
+        "allow_client_secrets",
+        "boolean",
+        false,
+        "false: new accounts and regenerations must use private_key_jwt or federation",
+    ),
+    f(
+        "dry_run",
+        "boolean",
+        false,
+        "true: answer the affected accounts and save nothing",
+    ),
 ];
 
 fn schema(kind: &str) -> Value {

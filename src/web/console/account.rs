@@ -77,7 +77,7 @@ pub async fn toggle_service_account(
             &format!("{notice}."),
         ))
     } else if headers.contains_key("hx-request") {
-        let mut r = AccountRowView::from(&account);
+        let mut r = AccountRowView::of(&account, &app.admin.policies_in_force());
         r.notice = Some(notice);
         Ok(AccountRowPartial {
             r,
@@ -116,7 +116,7 @@ async fn refused_toggle(
         .admin
         .get_account(&console.session.actor(&console.source), id)
         .await?;
-    let mut r = AccountRowView::from(&account);
+    let mut r = AccountRowView::of(&account, &app.admin.policies_in_force());
     r.refused = Some(message);
     Ok((
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -200,6 +200,8 @@ pub struct AccountPage {
     failed: FailedAuths,
     /// The token lifetime in words ("1 hour").
     lifetime: String,
+    /// When the client secret expires under the policy ("expires in 5 days", "expired").
+    secret_expiry: Option<String>,
     csrf: String,
     can_write: bool,
     can_audit: bool,
@@ -275,6 +277,11 @@ pub(crate) async fn account_page(
         FailedAuths::default()
     };
     Ok(AccountPage {
+        secret_expiry: super::accounts::secret_expiry(
+            &account,
+            &app.admin.policies_in_force(),
+            now,
+        ),
         failed,
         lifetime: super::when::duration_words(account.token_lifetime_secs),
         chrome: console.chrome(),

@@ -42,10 +42,36 @@ pub struct AccountRowView {
     pub(crate) last_used: Option<When>,
     /// What the toggle just did, shown in the row with an Undo ("billing disabled").
     pub(crate) notice: Option<String>,
-    /// Why keygate disabled it ("secret reported leaked"), while it is disabled.
+    /// Why keygate disabled it ("secret reported leaked", "unused for 30 days"), while it
+    /// is disabled.
     pub(crate) disabled_reason: Option<String>,
     /// Why the toggle was just refused, shown in the row.
     pub(crate) refused: Option<String>,
+    /// When its client secret expires under the credential-lifetime policy ("expires in 5
+    /// days", "expired"), if it does.
+    pub(crate) secret_expiry: Option<String>,
+}
+
+impl AccountRowView {
+    /// The row of `s` under `policies`, seen now.
+    pub(crate) fn of(s: &AccountSummary, policies: &crate::domain::policy::Policies) -> Self {
+        Self {
+            secret_expiry: secret_expiry(&s.account, policies, crate::domain::now_ms()),
+            ..Self::from(s)
+        }
+    }
+}
+
+/// "expires in 5 days" / "expired": when the client secret of `a` ends under `policies`
+/// (`None`: it never does, or `a` has none).
+pub(crate) fn secret_expiry(
+    a: &crate::domain::account::AccountRow,
+    policies: &crate::domain::policy::Policies,
+    now: i64,
+) -> Option<String> {
+    policies
+        .secret_expires_at(&a.auth_method, a.secret_created_at)
+        .map(|t| crate::domain::policy::expiry_text(t, now))
 }
 
 impl AccountRowView {
@@ -92,6 +118,7 @@ impl From<&AccountSummary> for AccountRowView {
                 .clone()
                 .filter(|_| !s.account.enabled),
             refused: None,
+            secret_expiry: None,
         }
     }
 }
@@ -481,7 +508,10 @@ pub async fn list_service_accounts(
     });
     let table = ServiceAccountsTablePartial {
         total: range_text(before, page.len(), total),
-        rows: page.iter().map(AccountRowView::from).collect(),
+        rows: page
+            .iter()
+            .map(|s| AccountRowView::of(s, &app.admin.policies_in_force()))
+            .collect(),
         csrf: console.session.csrf_token.clone(),
         paged: filter.after.is_some(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
@@ -1005,7 +1035,14 @@ pub async fn add_service_account_step(
                         details_page_with_apis(&app, &console, &name, &description, &auth).await?;
                     if v.field == "description" {
                         page.description_error = Some(v.message);
-                    } else if ["jwks", "public_key", "expires_at"].contains(&v.field) {
+                    } else if [
+                        "jwks",
+                        "public_key",
+                        "expires_at",
+                        "token_endpoint_auth_method",
+                    ]
+                    .contains(&v.field)
+                    {
                         page.key_error = Some(v.message);
                     } else {
                         page.name_error = Some(v.message);

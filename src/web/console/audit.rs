@@ -38,6 +38,7 @@ pub const ACTIONS: &[&str] = &[
     "group.created",
     "group.deleted",
     "group.updated",
+    "policy.updated",
     "role.created",
     "role.deleted",
     "role.updated",

@@ -24,6 +24,8 @@ pub struct KeyView {
     pub(crate) created: String,
     pub(crate) expires: Option<String>,
     pub(crate) last_used: Option<String>,
+    /// "expires in 5 days" / "expired", when it expires (its own date or the policy's).
+    pub(crate) expiry: Option<String>,
 }
 
 /// The keys of account `id` for its page (none for a secret account).
@@ -32,17 +34,27 @@ pub(crate) async fn key_views(
     actor: &Actor,
     id: &str,
 ) -> Result<Vec<KeyView>, ConsoleError> {
+    let policies = app.admin.policies_in_force();
+    let now = crate::domain::now_ms();
     Ok(app
         .admin
         .list_keys(actor, id)
         .await?
         .into_iter()
-        .map(|k| KeyView {
-            kid: k.kid,
-            algs: k.algs,
-            created: format_ms(k.created_at),
-            expires: k.expires_at.map(format_ms),
-            last_used: k.last_used_at.map(format_ms),
+        .map(|k| {
+            // The earlier of its own expiry and the credential-lifetime policy's.
+            let ends = match (k.expires_at, policies.credential_expires_at(k.created_at)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            KeyView {
+                kid: k.kid,
+                algs: k.algs,
+                created: format_ms(k.created_at),
+                expires: ends.map(format_ms),
+                last_used: k.last_used_at.map(format_ms),
+                expiry: ends.map(|t| crate::domain::policy::expiry_text(t, now)),
+            }
         })
         .collect())
 }

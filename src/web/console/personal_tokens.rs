@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::account::account_page;
 use super::when::When;
 use super::{Chrome, Console, ConsoleError, FormFields, form_error, redirect_with_notice_at};
-use crate::admin::personal_tokens::{MAX_DAYS, NewPersonalToken};
+use crate::admin::personal_tokens::NewPersonalToken;
 use crate::app::AppState;
 use crate::domain::audit::Actor;
 use crate::domain::now_ms;
@@ -56,8 +56,8 @@ pub struct ApiChoice {
 pub struct TokensSection {
     pub(crate) tokens: Vec<TokenView>,
     pub(crate) choices: Vec<ApiChoice>,
-    /// The longest lifetime, in days.
-    pub(crate) max_days: i64,
+    /// The longest lifetime, in days, by policy (`None`: no limit; 0: new ones are off).
+    pub(crate) max_days: Option<i64>,
     /// The form as typed (kept when refused).
     pub(crate) name: String,
     pub(crate) days: String,
@@ -71,6 +71,7 @@ pub(crate) async fn section(
     actor: &Actor,
     id: &str,
 ) -> Result<TokensSection, ConsoleError> {
+    let max_days = app.admin.policies_in_force().max_personal_token_days;
     let apis = app.admin.list_apis(actor).await?;
     let api_of = |api_id: &str| apis.iter().find(|a| a.id == api_id);
     let now = now_ms();
@@ -120,9 +121,11 @@ pub(crate) async fn section(
     Ok(TokensSection {
         tokens,
         choices,
-        max_days: MAX_DAYS,
+        max_days,
         name: String::new(),
-        days: DEFAULT_DAYS.to_string(),
+        days: max_days
+            .map_or(DEFAULT_DAYS, |m| m.clamp(1, DEFAULT_DAYS))
+            .to_string(),
         error: None,
     })
 }
@@ -192,9 +195,14 @@ pub async fn create_personal_token(
     let days = form.get("expires_in_days").unwrap_or_default().trim();
     let result = match (wanted(&form), days.parse::<i64>()) {
         (Err(m), _) => Err(Ok(m)),
-        (_, Err(_)) => Err(Ok(format!(
-            "Type how many days it lives, a whole number from 1 to {MAX_DAYS}."
-        ))),
+        (_, Err(_)) => Err(Ok(
+            match app.admin.policies_in_force().max_personal_token_days {
+                Some(max) => {
+                    format!("Type how many days it lives, a whole number from 1 to {max}.")
+                }
+                None => "Type how many days it lives, a whole number from 1.".to_owned(),
+            },
+        )),
         (Ok((resource, scope)), Ok(days)) => app
             .admin
             .create_personal_token(
