@@ -570,8 +570,42 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
         .await;
     app.token(&c).await;
     let pages = every_page(&app, &c.id).await;
-    chrome.client.set_window_size(390, 844).await.unwrap();
+    // An account that fills every column of the list.
+    let admin = &app.state.admin;
+    let roles = admin
+        .role_ids_by_names(&[
+            "Auditor".to_owned(),
+            "Service Account Manager".to_owned(),
+            "Token Introspector".to_owned(),
+        ])
+        .await
+        .unwrap();
+    admin
+        .create_account(
+            &Actor::system(),
+            keygate::admin::accounts::CreateAccount {
+                name: "the-very-long-named-integration-bridge-of-the-legacy-mainframe".into(),
+                description: "Moves nightly ledger batches from the mainframe to the warehouse"
+                    .into(),
+                role_ids: roles,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
 
+    // At 1440 px the list fits the screen: no column is pushed past its right edge.
+    chrome.client.set_window_size(1440, 900).await.unwrap();
+    chrome.sign_in(&base, "admin").await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(
+        scroll <= client,
+        "the list is {scroll} px wide at {client} px: {}",
+        too_wide(&chrome).await
+    );
+    chrome.client.delete_cookie("kg_session").await.unwrap();
+
+    chrome.client.set_window_size(390, 844).await.unwrap();
     chrome.client.goto(&format!("{base}/login")).await.unwrap();
     chrome.wait_for_heading("Sign in").await;
     let (scroll, client) = widths(&chrome).await;
