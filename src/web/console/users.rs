@@ -260,6 +260,8 @@ pub struct PasswordPage {
     chrome: Option<Chrome>,
     section: &'static str,
     csrf: String,
+    /// For password managers: the form names whose password it changes.
+    username: String,
     error: Option<String>,
     min_chars: usize,
 }
@@ -269,6 +271,7 @@ fn password_page(console: &Console, error: Option<String>) -> PasswordPage {
         chrome: console.chrome(),
         section: "",
         csrf: console.session.csrf_token.clone(),
+        username: console.session.username.clone(),
         error,
         min_chars: crate::admin::users::MIN_PASSWORD_CHARS,
     }
