@@ -628,6 +628,31 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
     chrome.find(link).await.click().await.unwrap();
     chrome.wait_for_heading("Roles").await;
 
+    // The list's filters wrap, but each label stays on the line of its control.
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Accounts").await;
+    let apart = chrome
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('form.search label')).filter(l => { \
+               const a = l.getBoundingClientRect(), \
+                     b = document.getElementById(l.htmlFor).getBoundingClientRect(); \
+               return a.bottom <= b.top || b.bottom <= a.top; \
+             }).map(l => l.textContent).join(', ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        apart.as_str(),
+        Some(""),
+        "labels on another line than their control"
+    );
+
     let mut checked = vec!["/settings/service-accounts/no-such-page".to_owned()];
     checked.extend(pages.iter().map(|(p, _)| p.clone()));
     for path in &checked {
