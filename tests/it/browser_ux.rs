@@ -953,6 +953,32 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
             problems.push(format!("{path} at 390 px: {v}"));
         }
     }
+    // A trusted issuer and a federated credential, so their tables are there too.
+    let issuer = app
+        .state
+        .admin
+        .create_trusted_issuer(
+            &Actor::system(),
+            &keygate::admin::federation::IssuerInput {
+                name: "GitHub Actions".into(),
+                issuer: "https://token.actions.githubusercontent.com".into(),
+                jwks_uri: None,
+                audience: None,
+            },
+        )
+        .await
+        .unwrap();
+    app.state
+        .admin
+        .add_federated_credential(
+            &Actor::system(),
+            &c.id,
+            &issuer.id,
+            None,
+            Some(&json!([{"claim": "repository", "equals": "acme/app"}])),
+        )
+        .await
+        .unwrap();
     // What a read-only user sees (no links or buttons in most tables).
     chrome.client.delete_cookie("kg_session").await.unwrap();
     chrome.client.set_window_size(1280, 900).await.unwrap();
@@ -967,6 +993,7 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
             "/settings/apis".to_owned(),
             "/settings/hierarchy".to_owned(),
             "/settings/federation".to_owned(),
+            format!("/settings/service-accounts/{}/federated-credentials", c.id),
             "/settings/signing-keys".to_owned(),
         ] {
             chrome.client.goto(&format!("{base}{path}")).await.unwrap();
