@@ -580,7 +580,7 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
         ])
         .await
         .unwrap();
-    admin
+    let long = admin
         .create_account(
             &Actor::system(),
             keygate::admin::accounts::CreateAccount {
@@ -592,7 +592,8 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .id;
 
     // At 1440 px the list fits the screen: no column is pushed past its right edge.
     chrome.client.set_window_size(1440, 900).await.unwrap();
@@ -601,6 +602,25 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
     assert!(
         scroll <= client,
         "the list is {scroll} px wide at {client} px: {}",
+        too_wide(&chrome).await
+    );
+    // Nor does the notice that a toggle leaves in the row ("<name> disabled · Undo").
+    chrome
+        .find(&format!("#switch-{long}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text_in(
+        &chrome,
+        &format!("tr[data-account-id='{long}'] [role=status]"),
+        "disabled",
+    )
+    .await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(
+        scroll <= client,
+        "with a row notice the list is {scroll} px wide at {client} px: {}",
         too_wide(&chrome).await
     );
     chrome.client.delete_cookie("kg_session").await.unwrap();
