@@ -590,8 +590,62 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
         .await;
     app.token(&c).await;
     let pages = every_page(&app, &c.id).await;
-    chrome.client.set_window_size(390, 844).await.unwrap();
+    // An account that fills every column of the list.
+    let admin = &app.state.admin;
+    let roles = admin
+        .role_ids_by_names(&[
+            "Auditor".to_owned(),
+            "Service Account Manager".to_owned(),
+            "Token Introspector".to_owned(),
+        ])
+        .await
+        .unwrap();
+    let long = admin
+        .create_account(
+            &Actor::system(),
+            keygate::admin::accounts::CreateAccount {
+                name: "the-very-long-named-integration-bridge-of-the-legacy-mainframe".into(),
+                description: "Moves nightly ledger batches from the mainframe to the warehouse"
+                    .into(),
+                role_ids: roles,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
 
+    // At 1440 px the list fits the screen: no column is pushed past its right edge.
+    chrome.client.set_window_size(1440, 900).await.unwrap();
+    chrome.sign_in(&base, "admin").await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(
+        scroll <= client,
+        "the list is {scroll} px wide at {client} px: {}",
+        too_wide(&chrome).await
+    );
+    // Nor does the notice that a toggle leaves in the row ("<name> disabled · Undo").
+    chrome
+        .find(&format!("#switch-{long}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_text_in(
+        &chrome,
+        &format!("tr[data-account-id='{long}'] [role=status]"),
+        "disabled",
+    )
+    .await;
+    let (scroll, client) = widths(&chrome).await;
+    assert!(
+        scroll <= client,
+        "with a row notice the list is {scroll} px wide at {client} px: {}",
+        too_wide(&chrome).await
+    );
+    chrome.client.delete_cookie("kg_session").await.unwrap();
+
+    chrome.client.set_window_size(390, 844).await.unwrap();
     chrome.client.goto(&format!("{base}/login")).await.unwrap();
     chrome.wait_for_heading("Sign in").await;
     let (scroll, client) = widths(&chrome).await;
@@ -613,6 +667,31 @@ async fn at_390_px_no_page_is_wider_than_the_screen_and_the_menu_folds() {
         .unwrap();
     chrome.find(link).await.click().await.unwrap();
     chrome.wait_for_heading("Roles").await;
+
+    // The list's filters wrap, but each label stays on the line of its control.
+    chrome
+        .client
+        .goto(&format!("{base}/settings/service-accounts"))
+        .await
+        .unwrap();
+    chrome.wait_for_heading("Service Accounts").await;
+    let apart = chrome
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('form.search label')).filter(l => { \
+               const a = l.getBoundingClientRect(), \
+                     b = document.getElementById(l.htmlFor).getBoundingClientRect(); \
+               return a.bottom <= b.top || b.bottom <= a.top; \
+             }).map(l => l.textContent).join(', ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        apart.as_str(),
+        Some(""),
+        "labels on another line than their control"
+    );
 
     let mut checked = vec!["/settings/service-accounts/no-such-page".to_owned()];
     checked.extend(pages.iter().map(|(p, _)| p.clone()));
@@ -904,30 +983,64 @@ async fn axe_finds_no_serious_or_critical_violation_on_any_page() {
     for v in axe_violations(&chrome, &axe).await {
         problems.push(format!("wizard step 3: {v}"));
     }
-    // A phone-sized screen, with the menu folded.
+    // A phone-sized screen, with the menu folded: every page again, where wide tables
+    // scroll inside their box (and must then take keyboard focus).
     chrome.client.set_window_size(390, 844).await.unwrap();
-    chrome
-        .client
-        .goto(&format!("{base}/settings/service-accounts"))
+    for (path, heading) in &checked {
+        chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+        chrome.wait_for_heading(heading).await;
+        for v in axe_violations(&chrome, &axe).await {
+            problems.push(format!("{path} at 390 px: {v}"));
+        }
+    }
+    // A trusted issuer and a federated credential, so their tables are there too.
+    let issuer = app
+        .state
+        .admin
+        .create_trusted_issuer(
+            &Actor::system(),
+            &keygate::admin::federation::IssuerInput {
+                name: "GitHub Actions".into(),
+                issuer: "https://token.actions.githubusercontent.com".into(),
+                jwks_uri: None,
+                audience: None,
+            },
+        )
         .await
         .unwrap();
-    chrome.wait_for_heading("Service Accounts").await;
-    for v in axe_violations(&chrome, &axe).await {
-        problems.push(format!("list at 390 px: {v}"));
-    }
-    // What a read-only user sees.
-    chrome.client.set_window_size(1280, 900).await.unwrap();
+    app.state
+        .admin
+        .add_federated_credential(
+            &Actor::system(),
+            &c.id,
+            &issuer.id,
+            None,
+            Some(&json!([{"claim": "repository", "equals": "acme/app"}])),
+        )
+        .await
+        .unwrap();
+    // What a read-only user sees (no links or buttons in most tables).
     chrome.client.delete_cookie("kg_session").await.unwrap();
+    chrome.client.set_window_size(1280, 900).await.unwrap();
     chrome.sign_in(&base, "auditor").await;
-    for path in [
-        "/settings/service-accounts".to_owned(),
-        format!("/settings/service-accounts/{}", c.id),
-        "/settings/roles".to_owned(),
-    ] {
-        chrome.client.goto(&format!("{base}{path}")).await.unwrap();
-        chrome.find("main h1").await;
-        for v in axe_violations(&chrome, &axe).await {
-            problems.push(format!("{path} read-only: {v}"));
+    for width in [1280, 390] {
+        let height = if width == 390 { 844 } else { 900 };
+        chrome.client.set_window_size(width, height).await.unwrap();
+        for path in [
+            "/settings/service-accounts".to_owned(),
+            format!("/settings/service-accounts/{}", c.id),
+            "/settings/roles".to_owned(),
+            "/settings/apis".to_owned(),
+            "/settings/hierarchy".to_owned(),
+            "/settings/federation".to_owned(),
+            format!("/settings/service-accounts/{}/federated-credentials", c.id),
+            "/settings/signing-keys".to_owned(),
+        ] {
+            chrome.client.goto(&format!("{base}{path}")).await.unwrap();
+            chrome.find("main h1").await;
+            for v in axe_violations(&chrome, &axe).await {
+                problems.push(format!("{path} read-only at {width} px: {v}"));
+            }
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");

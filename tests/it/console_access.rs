@@ -697,6 +697,9 @@ async fn console_users_are_added_disabled_and_given_other_roles() {
     let html = assert_ok_page(&b.get("/settings/users").await);
     assert!(html.contains("Console Users"));
     assert!(html.contains("Add a console user"));
+    // The admin's last sign-in reads like every other time: "just now", the instant kept
+    // in `<time datetime>` and its title (not a raw RFC 3339 string).
+    assert!(html.contains(" UTC\">just now</time>"), "{html}");
     let csrf = csrf_of(&html);
 
     // A short password: inline, the username kept, nobody added.

@@ -52,6 +52,13 @@ async fn changing_ones_own_password_needs_the_current_one() {
         html.contains("<a href=\"/settings/password\">Change password</a>"),
         "{html}"
     );
+    // Password managers (and Chromium's console) want the form to name whose password it is.
+    assert!(
+        html.contains(
+            r#"<input type="text" name="username" value="admin" autocomplete="username" hidden>"#
+        ),
+        "{html}"
+    );
     let csrf = csrf_of(&html);
     let res = b
         .post(
@@ -120,6 +127,12 @@ async fn an_administrator_resets_another_users_password_and_signs_them_out() {
     let mut b = signed_in_admin(&app).await;
     let page = b.get(&format!("/settings/users/{id}/roles")).await.text();
     assert!(page.contains("<h2>Reset password</h2>"), "{page}");
+    assert!(
+        page.contains(
+            r#"<input type="text" name="username" value="alice" autocomplete="username" hidden>"#
+        ),
+        "{page}"
+    );
     let csrf = csrf_of(&page);
     let res = b
         .post(

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::accounts::RoleChoice;
+use super::when::When;
 use super::{Chrome, Console, ConsoleError, FormFields, form_error};
 use crate::app::AppState;
-use crate::domain::format_ms;
 use crate::domain::permission::{USERS_READ, USERS_WRITE};
 
 /// A console user as listed.
@@ -18,7 +18,7 @@ pub struct UserView {
     username: String,
     roles: String,
     enabled: bool,
-    last_login: Option<String>,
+    last_login: Option<When>,
 }
 
 /// The console users page.
@@ -66,7 +66,7 @@ async fn users_page(
                         .join(", ")
                 },
                 enabled: u.enabled,
-                last_login: u.last_login_at.map(format_ms),
+                last_login: u.last_login_at.map(When::of),
             })
             .collect(),
         roles: RoleChoice::all(roles, &checked),
@@ -260,6 +260,8 @@ pub struct PasswordPage {
     chrome: Option<Chrome>,
     section: &'static str,
     csrf: String,
+    /// For password managers: the form names whose password it changes.
+    username: String,
     error: Option<String>,
     min_chars: usize,
 }
@@ -269,6 +271,7 @@ fn password_page(console: &Console, error: Option<String>) -> PasswordPage {
         chrome: console.chrome(),
         section: "",
         csrf: console.session.csrf_token.clone(),
+        username: console.session.username.clone(),
         error,
         min_chars: crate::admin::users::MIN_PASSWORD_CHARS,
     }
