@@ -117,7 +117,7 @@ async fn refusals_show_in_the_section_with_what_was_typed() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text();
     assert!(
-        html.contains("expires_in_days must be between 1 and 90."),
+        html.contains("expires_in_days must be between 1 and 90 (the policy&#39;s maximum)."),
         "{html}"
     );
     assert!(html.contains("id=\"personal-token-error\""), "{html}");
