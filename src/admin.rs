@@ -8,6 +8,7 @@ pub mod audit;
 pub mod federation;
 pub mod keys;
 pub mod leaks;
+pub mod ops;
 pub mod personal_tokens;
 pub mod policies;
 pub mod roles;
@@ -96,6 +97,21 @@ impl Admin {
     /// question; it needs no permission and writes nothing).
     pub async fn ping_database(&self) -> Result<(), StoreError> {
         crate::store::health::ping(self.store.pool()).await
+    }
+
+    /// Marks a console form (one rendering of it, by the id it carries) as sent: false when
+    /// it was sent before, e.g. a reload posting it again. Used where the result is shown
+    /// once, so a second post must not make a second secret.
+    pub async fn claim_form(&self, form_key: &str) -> Result<bool, AdminError> {
+        Ok(
+            crate::store::forms::claim(self.store.pool(), form_key, crate::domain::now_ms())
+                .await?,
+        )
+    }
+
+    /// Forgets a claimed form whose action was refused, so it may be corrected and sent again.
+    pub async fn release_form(&self, form_key: &str) -> Result<(), AdminError> {
+        Ok(crate::store::forms::release(self.store.pool(), form_key).await?)
     }
 
     /// The token endpoint URL printed with credentials.

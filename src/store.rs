@@ -9,6 +9,7 @@ pub mod backup;
 pub mod changes;
 pub mod client_keys;
 pub mod federation;
+pub mod forms;
 pub mod groups;
 pub mod health;
 pub mod keys;

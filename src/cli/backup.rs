@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
+use crate::admin::ops;
 use crate::config::Config;
 use crate::oauth::keys::key_file_for;
-use crate::store::{Backend, Store, backup};
 
 /// Runs the backup; the text to print on success, or why it failed.
 pub async fn run(config: &Config, to: &Path) -> Result<String, String> {
-    if Store::backend_of(&config.database_url).map_err(|e| e.to_string())? == Backend::Postgres {
+    if ops::is_postgres(&config.database_url).map_err(|e| e.to_string())? {
         return Err(
             "keygate backup copies SQLite databases; for PostgreSQL use pg_dump \
              (for example `pg_dump --format=custom --file=keygate.dump \"$KEYGATE_DATABASE_URL\"`) \
@@ -18,7 +18,7 @@ pub async fn run(config: &Config, to: &Path) -> Result<String, String> {
                 .to_owned(),
         );
     }
-    let db = Store::sqlite_path(&config.database_url)
+    let db = ops::sqlite_file(&config.database_url)
         .ok_or("an in-memory database cannot be backed up")?;
     if !db.exists() {
         return Err(format!("there is no database at {}", db.display()));
@@ -39,12 +39,9 @@ pub async fn run(config: &Config, to: &Path) -> Result<String, String> {
         ));
     }
     let to_text = to.to_str().ok_or("the backup path must be valid UTF-8")?;
-    let store = Store::connect(&config.database_url)
+    ops::backup_sqlite(&config.database_url, to_text)
         .await
         .map_err(|e| format!("database: {e}"))?;
-    let result = backup::vacuum_into(&store, to_text).await;
-    store.close().await;
-    result.map_err(|e| format!("database: {e}"))?;
     restrict(to)?;
     let mut done = format!("Backed up {} to {}", db.display(), to.display());
     if copy_key {

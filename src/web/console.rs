@@ -317,6 +317,54 @@ impl Console {
             Err(ConsoleError::Csrf)
         }
     }
+
+    /// Claims the form's `form_id` (see [`form_id`]) for the form posted to `action`: a
+    /// second post of the same rendering, as a reload sends, is [`ConsoleError::AlreadySent`]
+    /// (linking to `back`). A form without an id (a script's post) is not guarded.
+    pub async fn claim_form(
+        &self,
+        app: &AppState,
+        form: &FormFields,
+        action: &str,
+        back: &str,
+    ) -> Result<SentForm, ConsoleError> {
+        let Some(id) = form.get("form_id").map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(SentForm(None));
+        };
+        if id.len() > 64 {
+            return Err(ConsoleError::BadRequest(
+                "The form's id is not valid.".into(),
+            ));
+        }
+        let key = format!("{} {action} {id}", self.session.username);
+        if app.admin.claim_form(&key).await? {
+            Ok(SentForm(Some(key)))
+        } else {
+            Err(ConsoleError::AlreadySent(back.to_owned()))
+        }
+    }
+}
+
+/// A fresh id for one rendering of a form whose result is shown once (the hidden
+/// `form_id` field), so [`Console::claim_form`] can tell a reload's second post.
+pub fn form_id() -> String {
+    crate::domain::secret::random_token::<16>()
+}
+
+/// A claimed form: [`SentForm::refused`] frees it again when its action was refused, so
+/// the corrected form can be sent.
+#[must_use]
+pub struct SentForm(Option<String>);
+
+impl SentForm {
+    /// The action was refused: the same form may be sent again.
+    pub async fn refused(self, app: &AppState) {
+        if let Some(key) = self.0
+            && let Err(e) = app.admin.release_form(&key).await
+        {
+            tracing::warn!(error = %e, "could not release a console form");
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Console {
@@ -445,6 +493,10 @@ pub enum ConsoleError {
     /// The database is unreachable for now; logged, a friendly 503 page.
     #[error("{0}")]
     Unavailable(String),
+    /// This rendering of a form was sent before (a reload posting it again) and its result,
+    /// shown once, is not made twice; the page links back to `0`.
+    #[error("the form was already sent")]
+    AlreadySent(String),
 }
 
 impl From<StoreError> for ConsoleError {
@@ -500,6 +552,14 @@ impl ConsoleError {
                         .to_owned(),
                 )
             }
+            Self::AlreadySent(_) => (
+                StatusCode::CONFLICT,
+                "Already done",
+                "This form was already sent, and its result was shown then. Secrets are \
+                 shown only once, so nothing new was made. Open the account to see where \
+                 things stand, and start again from there if you need another."
+                    .to_owned(),
+            ),
             Self::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database unavailable in the console");
                 (
@@ -526,6 +586,7 @@ struct ErrorMark {
     unauthenticated: bool,
     title: &'static str,
     message: String,
+    back: String,
 }
 
 impl IntoResponse for ConsoleError {
@@ -536,16 +597,21 @@ impl IntoResponse for ConsoleError {
                 unauthenticated: true,
                 title: "Signed out",
                 message: String::new(),
+                back: String::new(),
             });
             return res;
         }
+        let back = match &self {
+            Self::AlreadySent(back) => back.clone(),
+            _ => "/settings/service-accounts".to_owned(),
+        };
         let (status, title, message) = self.shown();
         let page = ErrorPage {
             chrome: None,
             section: "",
             title: title.to_owned(),
             message: message.clone(),
-            back: "/settings/service-accounts".to_owned(),
+            back: back.clone(),
         };
         let mut res = (status, page).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -558,6 +624,7 @@ impl IntoResponse for ConsoleError {
             unauthenticated: false,
             title,
             message,
+            back,
         });
         res
     }
@@ -651,7 +718,7 @@ async fn htmx_answers(mut req: Request, next: Next) -> Response {
                     section: "",
                     title: mark.title.to_owned(),
                     message: mark.message,
-                    back: "/settings/service-accounts".to_owned(),
+                    back: mark.back,
                 };
                 (res.status(), page).into_response()
             }

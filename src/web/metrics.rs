@@ -63,9 +63,10 @@ pub async fn spawn_tasks(app: &AppState) -> Result<Vec<tokio::task::JoinHandle<(
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let a = &audit;
-            if let Err(e) =
-                crate::oauth::backoff::audit_failures(&a.backoff, &a.oauth, &a.store).await
+            if let Err(e) = audit
+                .admin
+                .audit_failed_authentications(&audit.backoff)
+                .await
             {
                 tracing::warn!(error = %e, "cannot record failed client authentications");
             }
@@ -104,16 +105,14 @@ pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Res
 
 /// The state gauges, read now.
 fn snapshot(app: &AppState) -> Snapshot {
-    let pool = app.store.pool();
-    let size = pool.size() as usize;
-    let idle = pool.num_idle();
+    let pool = app.admin.pool_gauges();
     Snapshot {
         cached_accounts: app.oauth.cache().len(),
         change_feed_lag_seconds: app.oauth.feed_health().lag_ms(now_ms()) as f64 / 1000.0,
         verified_token_cache_hits: app.oauth.verified_token_cache_hits(),
-        pool_in_use: size.saturating_sub(idle),
-        pool_idle: idle,
-        pool_max: pool.options().get_max_connections() as usize,
+        pool_in_use: pool.in_use,
+        pool_idle: pool.idle,
+        pool_max: pool.max,
     }
 }
 

@@ -778,3 +778,54 @@ async fn lifecycle_pages_need_a_session() {
     }
     assert_unchanged(&app, &c).await;
 }
+
+#[tokio::test]
+async fn reloading_the_new_keys_regenerates_nothing() {
+    let app = TestApp::spawn().await;
+    let c = app.account("reloaded").create().await;
+    let mut b = signed_in_admin(&app).await;
+    let html = b.get(&page(&c.id, "regenerate")).await.text();
+    let csrf = csrf_of(&html);
+    let form_id = crate::console::value_of(&html, "name=\"form_id\" value=\"").expect("a form id");
+
+    // A refused grace period frees the form: corrected, it regenerates.
+    let res = b
+        .post(
+            &page(&c.id, "regenerate"),
+            &[
+                ("csrf", &csrf),
+                ("form_id", &form_id),
+                ("grace_period_seconds", "custom"),
+                ("grace_amount", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("form_id", form_id.as_str()),
+        ("grace_period_seconds", "0"),
+    ];
+    let res = b.post(&page(&c.id, "regenerate"), &form).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let new = creds_on(&res.text(), &c.id, "reloaded");
+
+    // The reload posts the same form again: the keys just shown stay the keys.
+    let again = b.post(&page(&c.id, "regenerate"), &form).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    let html = again.text();
+    assert!(html.contains("Already done"), "{html}");
+    assert!(!html.contains("kgs_"), "{html}");
+    assert!(
+        html.contains(&format!("href=\"{}\"", page(&c.id, ""))),
+        "{html}"
+    );
+    assert_eq!(app.token_response(&new).await.status, StatusCode::OK);
+    let account = b.get(&page(&c.id, "")).await.text();
+    assert!(account.contains(&new.client_id));
+}

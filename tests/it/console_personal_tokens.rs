@@ -374,3 +374,55 @@ async fn the_account_pages_boosted_toggle_gets_the_page_back_not_a_row() {
     assert!(page.contains("<h1>billing</h1>"), "{page}");
     assert!(page.contains("billing disabled."), "{page}");
 }
+
+#[tokio::test]
+async fn reloading_the_shown_token_makes_no_second_one() {
+    let app = TestApp::spawn().await;
+    let c = app.account("reload").roles(&["Auditor"]).create().await;
+    let mut b = signed_in_admin(&app).await;
+    let html = b.get(&page_of(&c)).await.text();
+    let csrf = csrf_of(&html);
+    let form_id = value_of(&html, "name=\"form_id\" value=\"").expect("a form id");
+    let url = format!("{}/personal-tokens", page_of(&c));
+
+    // Refused (no name): the same form, corrected, may be sent again.
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("form_id", form_id.as_str()),
+        ("expires_in_days", "7"),
+    ];
+    let res = b.post(&url, &base).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        res.text()
+    );
+    let mut form = base.to_vec();
+    form.push(("name", "nightly"));
+    let res = b.post(&url, &form).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let token = value_of(&res.text(), "id=\"personal-token\" readonly value=\"").unwrap();
+
+    // A reload posts it once more: told it was already shown, nothing made, no token.
+    let again = b.post(&url, &form).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    let shown = again.text();
+    assert!(shown.contains("Already done"), "{shown}");
+    assert!(!shown.contains("kgp_"), "{shown}");
+    let html = b.get(&page_of(&c)).await.text();
+    assert_eq!(html.matches("<td>nightly</td>").count(), 1, "{html}");
+    assert_eq!(app.whoami(&token).await.status, StatusCode::OK);
+
+    // Boosted by htmx, the refusal is a notice, not a page inside the page.
+    let again = b
+        .post_with_headers(
+            &url,
+            &form,
+            &[("hx-request", "true"), ("hx-boosted", "true")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.headers.get("hx-retarget").unwrap(), "#notices");
+    assert!(!again.text().contains("<html"), "{}", again.text());
+}

@@ -1190,3 +1190,54 @@ async fn rs256_ps256_es256_and_eddsa_assertions_get_tokens_over_real_http() {
         assert_eq!(again.status(), reqwest::StatusCode::UNAUTHORIZED);
     }
 }
+
+#[tokio::test]
+async fn reloading_a_generated_key_file_makes_no_second_key() {
+    use crate::console::{csrf_of, signed_in_admin, value_of};
+    let app = TestApp::spawn().await;
+    let admin = administrator(&app).await;
+    let created = key_account(
+        &app,
+        &admin.token,
+        "reload-key",
+        json!({"public_key": key_file("p256.pub.pem")}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut b = signed_in_admin(&app).await;
+    let page_url = format!("/settings/service-accounts/{id}");
+    let page = b.get(&page_url).await.text();
+    let csrf = csrf_of(&page);
+    let form_id = value_of(&page, "name=\"form_id\" value=\"").expect("a form id");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("form_id", form_id.as_str()),
+        ("key", ""),
+        ("generate", "1"),
+    ];
+    let first = b.post(&format!("{page_url}/keys"), &form).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert!(first.text().contains("Download key file"));
+    // The browser's reload posts the same form again: told so, no second key.
+    let again = b.post(&format!("{page_url}/keys"), &form).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    let html = again.text();
+    assert!(html.contains("already sent"), "{html}");
+    assert!(!html.contains("PRIVATE KEY"), "{html}");
+    assert!(html.contains(&format!("href=\"{page_url}\"")), "{html}");
+    let keys = app.state.admin.list_keys(&Actor::system(), &id).await;
+    assert_eq!(keys.unwrap().len(), 2);
+    // A fresh rendering of the page may generate another.
+    let page = b.get(&page_url).await.text();
+    let fresh = value_of(&page, "name=\"form_id\" value=\"").unwrap();
+    assert_ne!(fresh, form_id);
+    let res = b
+        .post(
+            &format!("{page_url}/keys"),
+            &[("csrf", &csrf), ("form_id", &fresh), ("generate", "1")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    let keys = app.state.admin.list_keys(&Actor::system(), &id).await;
+    assert_eq!(keys.unwrap().len(), 3);
+}

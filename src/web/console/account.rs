@@ -203,6 +203,9 @@ pub struct AccountPage {
     /// When the client secret expires under the policy ("expires in 5 days", "expired").
     secret_expiry: Option<String>,
     csrf: String,
+    /// This rendering's id for the forms whose result is shown once (a generated key file,
+    /// a personal token), so a reload cannot post them twice.
+    form_id: String,
     can_write: bool,
     can_audit: bool,
     notice: Option<String>,
@@ -316,6 +319,7 @@ pub(crate) async fn account_page(
             })
             .collect(),
         csrf: console.session.csrf_token.clone(),
+        form_id: super::form_id(),
         can_write: console.session.can(SERVICE_ACCOUNTS_WRITE),
         can_audit: actor.can(AUDIT_READ),
         notice,
@@ -510,6 +514,8 @@ pub struct RegeneratePage {
     chrome: Option<Chrome>,
     section: &'static str,
     csrf: String,
+    /// This rendering's id, so a reload of the new keys cannot regenerate them again.
+    form_id: String,
     id: String,
     name: String,
     /// The chosen option: seconds, or `custom`.
@@ -526,6 +532,7 @@ impl RegeneratePage {
             chrome: console.chrome(),
             section: "service-accounts",
             csrf: console.session.csrf_token.clone(),
+            form_id: super::form_id(),
             id,
             name,
             choice: "0".to_owned(),
@@ -584,6 +591,10 @@ pub async fn regenerate_keys(
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
     let actor = console.session.actor(&console.source);
+    let back = format!("/settings/service-accounts/{id}");
+    let sent = console
+        .claim_form(&app, &form, &format!("{back}/regenerate"), &back)
+        .await?;
     let result = match grace_seconds(&form) {
         Ok(grace) => app
             .admin
@@ -594,8 +605,12 @@ pub async fn regenerate_keys(
     };
     let creds = match result {
         Ok(creds) => creds,
-        Err(Err(e)) => return Err(e),
+        Err(Err(e)) => {
+            sent.refused(&app).await;
+            return Err(e);
+        }
         Err(Ok(message)) => {
+            sent.refused(&app).await;
             let s = app.admin.get_account(&actor, &id).await?;
             let mut page = RegeneratePage::new(&console, id, s.account.name);
             page.choice = form.get("grace_period_seconds").unwrap_or("0").to_owned();

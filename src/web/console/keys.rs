@@ -121,6 +121,10 @@ pub async fn add_key(
     console.check_csrf(&form)?;
     console.require(SERVICE_ACCOUNTS_WRITE)?;
     let actor = console.session.actor(&console.source);
+    let back = format!("/settings/service-accounts/{id}");
+    let sent = console
+        .claim_form(&app, &form, &format!("{back}/keys"), &back)
+        .await?;
     let source = if form.get("generate").is_some() {
         KeySource::Generate
     } else {
@@ -140,6 +144,9 @@ pub async fn add_key(
             .map_err(form_error),
         Err(m) => Err(Ok(m)),
     };
+    if result.is_err() {
+        sent.refused(&app).await;
+    }
     match result {
         Ok(added) => match added.key_file {
             Some(file) => {

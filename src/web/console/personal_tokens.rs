@@ -192,6 +192,10 @@ pub async fn create_personal_token(
 ) -> Result<Response, ConsoleError> {
     console.check_csrf(&form)?;
     let actor = console.session.actor(&console.source);
+    let back = format!("/settings/service-accounts/{id}");
+    let sent = console
+        .claim_form(&app, &form, &format!("{back}/personal-tokens"), &back)
+        .await?;
     let days = form.get("expires_in_days").unwrap_or_default().trim();
     let result = match (wanted(&form), days.parse::<i64>()) {
         (Err(m), _) => Err(Ok(m)),
@@ -220,8 +224,12 @@ pub async fn create_personal_token(
     };
     let made = match result {
         Ok(made) => made,
-        Err(Err(e)) => return Err(e),
+        Err(Err(e)) => {
+            sent.refused(&app).await;
+            return Err(e);
+        }
         Err(Ok(message)) => {
+            sent.refused(&app).await;
             let section = section(&app, &actor, &id).await?.refused(&form, message);
             let page = account_page(&app, &console, &id, None)
                 .await?
