@@ -125,6 +125,10 @@ fn writer_stopped() -> StoreError {
 /// committed.
 async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // One connection of its own, kept between batches: its prepared statements and (on
+    // SQLite) its page cache stay warm, since no other connection writes this table. It is
+    // dropped after a failure and a fresh one taken for the next batch.
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let rows: Vec<(String, String, i64)> = batch
             .iter_mut()
@@ -136,7 +140,21 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
                 )
             })
             .collect();
-        match client_keys::use_assertions(&store, &rows).await {
+        let result = match conn.as_mut() {
+            Some(c) => client_keys::use_assertions(c, store.backend(), &rows).await,
+            None => match store.pool().acquire().await {
+                Ok(mut c) => {
+                    let r = client_keys::use_assertions(&mut c, store.backend(), &rows).await;
+                    conn = Some(c);
+                    r
+                }
+                Err(e) => Err(e.into()),
+            },
+        };
+        if result.is_err() {
+            conn = None;
+        }
+        match result {
             Ok(fresh) => {
                 for (p, new) in batch.drain(..).zip(fresh) {
                     let _ = p.answer.send(Ok(new));

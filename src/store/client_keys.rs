@@ -3,7 +3,7 @@
 use sqlx::{AnyPool, Row as _};
 use tracing::instrument;
 
-use super::{Backend, Store, StoreError, Tx};
+use super::{Backend, StoreError, Tx};
 
 pub use crate::domain::client_key::ClientKeyRow;
 
@@ -98,9 +98,11 @@ pub async fn record_last_used(
 /// A pair repeated within the batch is new at most once.
 #[instrument(skip_all)]
 pub async fn use_assertions(
-    store: &Store,
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     batch: &[(String, String, i64)],
 ) -> Result<Vec<bool>, StoreError> {
+    use sqlx::Connection as _;
     let mut first = std::collections::HashSet::new();
     let unique: Vec<&(String, String, i64)> = batch
         .iter()
@@ -118,14 +120,13 @@ pub async fn use_assertions(
         let (client_id, jti, expires_at) = unique[i.min(unique.len() - 1)];
         query = query.bind(client_id).bind(jti).bind(*expires_at);
     }
-    let pool = store.pool();
-    let rows = match store.backend() {
+    let rows = match backend {
         // Committed without waiting for the WAL flush: the row is visible to every instance
         // at commit all the same (so a replay elsewhere is refused); what a crash of the
         // PostgreSQL server itself could lose is the last fraction of a second of rows, the
         // guarantee SQLite gives here with `synchronous = normal`.
         Backend::Postgres => {
-            let mut tx = pool.begin().await?;
+            let mut tx = conn.begin().await?;
             sqlx::query("set local synchronous_commit = off")
                 .execute(&mut *tx)
                 .await?;
@@ -133,7 +134,7 @@ pub async fn use_assertions(
             tx.commit().await?;
             rows
         }
-        Backend::Sqlite => query.fetch_all(pool).await?,
+        Backend::Sqlite => query.fetch_all(&mut *conn).await?,
     };
     let mut inserted = std::collections::HashSet::with_capacity(rows.len());
     for r in &rows {
