@@ -126,9 +126,9 @@ fn writer_stopped() -> StoreError {
 async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // One connection of its own, kept between batches: its prepared statements and (on
-    // SQLite) its page cache stay warm, since no other connection writes this table. It is
-    // dropped after a failure and a fresh one taken for the next batch.
-    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
+    // SQLite) its page cache stay warm, since no other connection writes this table. After
+    // a failure it is dropped and the batch tried once on a fresh one.
+    let mut conn: Option<sqlx::AnyConnection> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let rows: Vec<(String, String, i64)> = batch
             .iter_mut()
@@ -140,20 +140,27 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
                 )
             })
             .collect();
-        let result = match conn.as_mut() {
-            Some(c) => client_keys::use_assertions(c, store.backend(), &rows).await,
-            None => match store.pool().acquire().await {
+        // A held connection may have died since the last batch (a PostgreSQL restart): then
+        // the batch is tried once more on a fresh connection, which the pool checks first.
+        let held = match conn.as_mut() {
+            Some(c) => Some(client_keys::use_assertions(c, &rows).await),
+            None => None,
+        };
+        let result = if let Some(Ok(fresh)) = held {
+            Ok(fresh)
+        } else {
+            conn = None;
+            match client_keys::guard_connection(&store).await {
                 Ok(mut c) => {
-                    let r = client_keys::use_assertions(&mut c, store.backend(), &rows).await;
-                    conn = Some(c);
+                    let r = client_keys::use_assertions(&mut c, &rows).await;
+                    if r.is_ok() {
+                        conn = Some(c);
+                    }
                     r
                 }
-                Err(e) => Err(e.into()),
-            },
+                Err(e) => Err(e),
+            }
         };
-        if result.is_err() {
-            conn = None;
-        }
         match result {
             Ok(fresh) => {
                 for (p, new) in batch.drain(..).zip(fresh) {

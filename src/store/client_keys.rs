@@ -3,7 +3,7 @@
 use sqlx::{AnyPool, Row as _};
 use tracing::instrument;
 
-use super::{Backend, StoreError, Tx};
+use super::{Backend, Store, StoreError, Tx};
 
 pub use crate::domain::client_key::ClientKeyRow;
 
@@ -99,10 +99,8 @@ pub async fn record_last_used(
 #[instrument(skip_all)]
 pub async fn use_assertions(
     conn: &mut sqlx::AnyConnection,
-    backend: Backend,
     batch: &[(String, String, i64)],
 ) -> Result<Vec<bool>, StoreError> {
-    use sqlx::Connection as _;
     let mut first = std::collections::HashSet::new();
     let unique: Vec<&(String, String, i64)> = batch
         .iter()
@@ -120,22 +118,7 @@ pub async fn use_assertions(
         let (client_id, jti, expires_at) = unique[i.min(unique.len() - 1)];
         query = query.bind(client_id).bind(jti).bind(*expires_at);
     }
-    let rows = match backend {
-        // Committed without waiting for the WAL flush: the row is visible to every instance
-        // at commit all the same (so a replay elsewhere is refused); what a crash of the
-        // PostgreSQL server itself could lose is the last fraction of a second of rows, the
-        // guarantee SQLite gives here with `synchronous = normal`.
-        Backend::Postgres => {
-            let mut tx = conn.begin().await?;
-            sqlx::query("set local synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-            let rows = query.fetch_all(&mut *tx).await?;
-            tx.commit().await?;
-            rows
-        }
-        Backend::Sqlite => query.fetch_all(&mut *conn).await?,
-    };
+    let rows = query.fetch_all(&mut *conn).await?;
     let mut inserted = std::collections::HashSet::with_capacity(rows.len());
     for r in &rows {
         inserted.insert((
@@ -148,6 +131,25 @@ pub async fn use_assertions(
         .iter()
         .map(|(c, j, _)| inserted.remove(&(c.clone(), j.clone())))
         .collect())
+}
+
+/// A connection of the replay guard's own, taken out of the pool (which opens another in
+/// its place), so its session settings never reach other work. On PostgreSQL its commits
+/// do not wait for the WAL flush: a row is visible to every instance at commit all the same
+/// (so a replay elsewhere is refused); what a crash of the PostgreSQL server itself could
+/// lose is the last fraction of a second of rows, the guarantee SQLite gives here with
+/// `synchronous = normal`. It is named `keygate replay guard` in `pg_stat_activity`.
+pub async fn guard_connection(store: &Store) -> Result<sqlx::AnyConnection, StoreError> {
+    let mut conn = store.pool().acquire().await?.detach();
+    if store.backend() == Backend::Postgres {
+        for setting in [
+            "set synchronous_commit = off",
+            "set application_name = 'keygate replay guard'",
+        ] {
+            sqlx::Executor::execute(&mut conn, setting).await?;
+        }
+    }
+    Ok(conn)
 }
 
 /// The insert of `n` used assertions (the placeholders `$1`…`$3n`, three per row).

@@ -1241,3 +1241,46 @@ async fn reloading_a_generated_key_file_makes_no_second_key() {
     let keys = app.state.admin.list_keys(&Actor::system(), &id).await;
     assert_eq!(keys.unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn the_replay_guard_outlives_its_database_connection() {
+    use sqlx::Connection as _;
+    let app = TestApp::spawn().await;
+    let Some(url) = crate::helpers::postgres_url().filter(|_| app.db.is_postgres()) else {
+        eprintln!("skipped: the connection is ended from PostgreSQL's side");
+        return;
+    };
+    let admin = administrator(&app).await;
+    let created = key_account(
+        &app,
+        &admin.token,
+        "held",
+        json!({"public_key": key_file("p256.pub.pem")}),
+    )
+    .await;
+    let c = client(
+        &created,
+        Algorithm::ES256,
+        EncodingKey::from_ec_pem(key_file("p256.pem").as_bytes()).unwrap(),
+    );
+    let first = c.assertion(&app);
+    assert_eq!(grant(&app, &first, None).await.status, StatusCode::OK);
+    // The server ends the guard's idle connection (as a restart or an idle timeout would):
+    // the next grant is still served, and the replay still refused.
+    let mut pg = sqlx::PgConnection::connect(&url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "select pg_terminate_backend(pid) from pg_stat_activity \
+         where datname = current_database() and application_name = 'keygate replay guard'",
+    )
+    .fetch_all(&mut pg)
+    .await
+    .unwrap();
+    assert!(ended.contains(&true), "no replay-guard connection found");
+    assert_eq!(
+        grant(&app, &c.assertion(&app), None).await.status,
+        StatusCode::OK
+    );
+    grant(&app, &first, None)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
+}
