@@ -7,6 +7,9 @@
 //! Gauges that mirror state (cached accounts, change-feed lag, pool connections) are read at
 //! scrape time, so the request path pays nothing for them.
 
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use metrics::{Key, Label, Level, Metadata, Recorder as _, SharedString, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -48,10 +51,25 @@ pub struct Snapshot {
 }
 
 /// The recorder of one instance and the handle that renders it.
+///
+/// The request path holds on to the handles it updates (one counter per route and status,
+/// one histogram per route, one counter per token result and method), so counting a request
+/// is a map lookup and two atomic updates: no label is built, hashed or registered again.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    routes: RwLock<HashMap<Box<str>, RouteMetrics>>,
+    tokens: RwLock<Vec<(TokenLabels, metrics::Counter)>>,
 }
+
+/// A route's request duration histogram and its counter for each status seen.
+struct RouteMetrics {
+    duration: metrics::Histogram,
+    statuses: Vec<(u16, metrics::Counter)>,
+}
+
+/// `result` and `method` of a token request.
+type TokenLabels = (&'static str, &'static str);
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -113,7 +131,12 @@ impl Metrics {
         for (name, unit, help) in describe {
             recorder.describe_counter(name.into(), Some(unit), SharedString::const_str(help));
         }
-        Self { recorder, handle }
+        Self {
+            recorder,
+            handle,
+            routes: RwLock::default(),
+            tokens: RwLock::default(),
+        }
     }
 
     fn counter(&self, name: &'static str, labels: Vec<Label>) -> metrics::Counter {
@@ -123,25 +146,64 @@ impl Metrics {
 
     /// One HTTP request answered: `route` is the matched pattern (`/api/v1/roles/{id}`).
     pub fn http_request(&self, route: &str, status: u16, seconds: f64) {
-        let route = Label::new("route", route.to_owned());
-        self.counter(
-            HTTP_REQUESTS,
-            vec![route.clone(), Label::new("status", status.to_string())],
-        )
-        .increment(1);
-        self.recorder
-            .register_histogram(&Key::from_parts(HTTP_DURATION, vec![route]), &METADATA)
-            .record(seconds);
+        {
+            let routes = read(&self.routes);
+            if let Some(r) = routes.get(route)
+                && let Some((_, c)) = r.statuses.iter().find(|(s, _)| *s == status)
+            {
+                c.increment(1);
+                r.duration.record(seconds);
+                return;
+            }
+        }
+        // First request of this route or status: register its handles.
+        let mut routes = write(&self.routes);
+        let r = routes.entry(route.into()).or_insert_with(|| RouteMetrics {
+            duration: self.recorder.register_histogram(
+                &Key::from_parts(HTTP_DURATION, vec![Label::new("route", route.to_owned())]),
+                &METADATA,
+            ),
+            statuses: Vec::new(),
+        });
+        let counter = match r.statuses.iter().find(|(s, _)| *s == status) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = self.counter(
+                    HTTP_REQUESTS,
+                    vec![
+                        Label::new("route", route.to_owned()),
+                        Label::new("status", status.to_string()),
+                    ],
+                );
+                r.statuses.push((status, c.clone()));
+                c
+            }
+        };
+        counter.increment(1);
+        r.duration.record(seconds);
     }
 
     /// One token request: `result` is `issued` or the RFC 6749 error code (or `throttled`),
     /// `method` the client-authentication method tried.
     pub fn token_request(&self, result: &'static str, method: &'static str) {
-        self.counter(
-            TOKEN_REQUESTS,
-            vec![Label::new("result", result), Label::new("method", method)],
-        )
-        .increment(1);
+        let labels = (result, method);
+        if let Some((_, c)) = read(&self.tokens).iter().find(|(l, _)| *l == labels) {
+            c.increment(1);
+            return;
+        }
+        let mut tokens = write(&self.tokens);
+        let counter = match tokens.iter().find(|(l, _)| *l == labels) {
+            Some((_, c)) => c.clone(),
+            None => {
+                let c = self.counter(
+                    TOKEN_REQUESTS,
+                    vec![Label::new("result", result), Label::new("method", method)],
+                );
+                tokens.push((labels, c.clone()));
+                c
+            }
+        };
+        counter.increment(1);
     }
 
     /// One failed client authentication at an OAuth endpoint.
@@ -181,4 +243,12 @@ impl Metrics {
     pub fn run_upkeep(&self) {
         self.handle.run_upkeep();
     }
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }

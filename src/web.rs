@@ -39,10 +39,7 @@ pub fn router(state: AppState) -> Router {
     let app =
         discovery::with_issuer_prefix(routes, issuer_path.as_deref()).fallback(page_not_found);
     let app = if metrics_on {
-        app.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        app.layer(metrics::Track(state.clone()))
     } else {
         app
     };

@@ -2,15 +2,19 @@
 //! `GET /readyz` (database and change feed), and the middleware that counts and times every
 //! request by its matched route pattern.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use tower_layer::Layer;
+use tower_service::Service;
 
 use crate::admin::StoreError;
 use crate::admin::users::SignInError;
@@ -87,20 +91,81 @@ pub async fn spawn_tasks(app: &AppState) -> Result<Vec<tokio::task::JoinHandle<(
     Ok(tasks)
 }
 
-/// Middleware: counts and times each request under its matched route pattern.
-pub async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let res = next.run(req).await;
-    app.metrics.http_request(
-        route.as_deref().unwrap_or(UNMATCHED),
-        res.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    res
+/// Layer: counts and times each request under its matched route pattern. A plain tower
+/// layer rather than `middleware::from_fn`, so counting a request boxes nothing: it is on
+/// the token endpoint's path, and "metrics on" must cost next to nothing (issue 15).
+#[derive(Clone)]
+pub struct Track(pub AppState);
+
+impl<S> Layer<S> for Track {
+    type Service = TrackService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TrackService {
+            inner,
+            app: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`Track`].
+#[derive(Clone)]
+pub struct TrackService<S> {
+    inner: S,
+    app: AppState,
+}
+
+impl<S, B> Service<Request<B>> for TrackService<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        Tracked {
+            route: req.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+            app: self.app.clone(),
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A request being answered, counted when its response is ready.
+    pub struct Tracked<F> {
+        #[pin]
+        inner: F,
+        route: Option<MatchedPath>,
+        started: Instant,
+        app: AppState,
+    }
+}
+
+impl<F, E> Future for Tracked<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.inner.poll(cx));
+        if let Ok(res) = &out {
+            this.app.metrics.http_request(
+                this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+                res.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(out)
+    }
 }
 
 /// The state gauges, read now.

@@ -65,7 +65,7 @@ fn request_span(req: &Request) -> Span {
 fn log_response(res: &Response, latency: Duration, _: &Span) {
     tracing::info!(
         status = res.status().as_u16(),
-        duration_ms = latency.as_secs_f64() * 1000.0,
+        duration_ms = latency.as_micros() as f64 / 1000.0,
         "request"
     );
 }
