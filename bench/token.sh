@@ -27,7 +27,8 @@
 #   OPS_ONLY=1    only the operations rows: token grants with metrics and request logs off
 #                 (KEYGATE_METRICS=false, KEYGATE_LOG=keygate=warn,warn) and on
 #                 (KEYGATE_METRICS=true, KEYGATE_LOG=keygate=info,warn, one line per request to
-#                 a file), OPS_PAIRS pairs (default 3) run alternately, off first
+#                 a file), two servers up at once, OPS_PAIRS pairs (default 8) of runs
+#                 alternating off, on; the result is the median of the pairs' ratios
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,6 +67,7 @@ ISSUER_PID=""
 cleanup() {
   [[ -n "$ISSUER_PID" ]] && kill "$ISSUER_PID" 2>/dev/null
   [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [[ -n "${OPS_ON_PID:-}" ]] && kill "$OPS_ON_PID" 2>/dev/null && wait "$OPS_ON_PID" 2>/dev/null
   if [[ -n "$PG_DB" ]]; then psql -q "$PG_URL" -c "drop database if exists $PG_DB" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
 }
@@ -134,42 +136,50 @@ wrk_runs() { # LABEL SCRIPT PATH -> prints the median BENCH_RESULT line (by ok_r
 }
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 export BENCH_CLIENT_ID="$CLIENT_ID" BENCH_CLIENT_SECRET="$CLIENT_SECRET"
-OPS_PAIRS="${OPS_PAIRS:-3}"
-log "token grants with metrics and request logs off and on, $OPS_PAIRS pairs, $REPEAT x $DURATION each"
+OPS_PAIRS="${OPS_PAIRS:-8}"
+# Both servers run at once, pinned alike (each idle while the other is measured), and the runs
+# alternate off, on, off, on…: a slow spell of the machine then hits both sides of a pair, and
+# the result is the median of the pairs' ratios. (Starting a server per run, as before, let a
+# minute of noise land on one side: pairs varied from 78 % to 106 %.)
+OPS_ON_PORT=$((PORT + 1))
+log "token grants with metrics and request logs off and on, both servers up, $OPS_PAIRS alternating pairs of $DURATION runs"
+KEYGATE_METRICS=false KEYGATE_LOG="keygate=warn,warn" "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/keygate.log" 2>&1 &
+SERVER_PID=$!
+KEYGATE_BIND="127.0.0.1:$OPS_ON_PORT" KEYGATE_METRICS=true KEYGATE_LOG="keygate=info,warn" \
+  "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/request-log.log" 2>&1 &
+OPS_ON_PID=$!
+until curl -sf -o /dev/null "$BASE/healthz" 2>/dev/null && curl -sf -o /dev/null "http://127.0.0.1:$OPS_ON_PORT/healthz" 2>/dev/null; do sleep 0.01; done
+ops_run() { # LABEL PORT DURATION -> the run's OK grants/s
+  "${WRK_CPU[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$3" --latency -s "$ROOT/bench/wrk/token.lua" \
+    "http://127.0.0.1:$2/oauth/token" >"$OUT/wrk-ops-$1.txt" 2>&1
+  field "$(grep '^BENCH_RESULT' "$OUT/wrk-ops-$1.txt" | tail -1)" ok_rps
+}
+[[ "$WARMUP" == 0 || "$WARMUP" == 0s ]] || { ops_run warmup-off "$PORT" "$WARMUP" >/dev/null; ops_run warmup-on "$OPS_ON_PORT" "$WARMUP" >/dev/null; }
 OPS_OFF=() OPS_ON=()
 for pair in $(seq "$OPS_PAIRS"); do
-  for mode in off on; do
-    if [[ "$mode" == off ]]; then
-      KEYGATE_METRICS=false KEYGATE_LOG="keygate=warn,warn" "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/keygate.log" 2>&1 &
-    else
-      KEYGATE_METRICS=true KEYGATE_LOG="keygate=info,warn" "${SERVER_CPU[@]}" "$BIN" serve >>"$OUT/request-log-$pair.log" 2>&1 &
-    fi
-    SERVER_PID=$!
-    until curl -sf -o /dev/null "$BASE/healthz" 2>/dev/null; do sleep 0.01; done
-    RPS=$(wrk_runs "ops-$mode-$pair" token.lua /oauth/token | while read -r l; do field "$l" ok_rps; done | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    if [[ "$mode" == on ]]; then
-      OPS_ON+=("$RPS")
-      curl -sf "$BASE/metrics" | grep -q '^keygate_http_requests_total' || { echo "no metrics while on" >&2; exit 1; }
-    else
-      OPS_OFF+=("$RPS")
-    fi
-    log "  pair $pair, $mode: $RPS grants/s"
-    stop_server
-  done
+  OPS_OFF+=("$(ops_run "off-$pair" "$PORT" "$DURATION")")
+  OPS_ON+=("$(ops_run "on-$pair" "$OPS_ON_PORT" "$DURATION")")
+  log "  pair $pair: off ${OPS_OFF[-1]}, on ${OPS_ON[-1]} grants/s"
 done
-LINES=$(cat "$OUT"/request-log-*.log | grep -c 'request' || true)
+curl -sf "http://127.0.0.1:$OPS_ON_PORT/metrics" | grep -q '^keygate_http_requests_total' || { echo "no metrics while on" >&2; exit 1; }
+kill "$OPS_ON_PID" 2>/dev/null; wait "$OPS_ON_PID" 2>/dev/null || true; OPS_ON_PID=""
+stop_server
+LINES=$(grep -c 'request' "$OUT/request-log.log" || true)
+# off mean, on mean, median of the pairs' on/off ratios (%), mean of them
 OPS_ROW=$(awk -v off="${OPS_OFF[*]}" -v on="${OPS_ON[*]}" 'BEGIN{
-  n = split(off, a, " "); split(on, b, " "); so = 0; sn = 0
-  for (i = 1; i <= n; i++) { so += a[i]; sn += b[i] }
-  printf "%.0f\t%.0f\t%.1f", so / n, sn / n, 100 * sn / so }')
+  n = split(off, a, " "); split(on, b, " "); so = 0; sn = 0; sr = 0
+  for (i = 1; i <= n; i++) { so += a[i]; sn += b[i]; r[i] = 100 * b[i] / a[i]; sr += r[i] }
+  for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+  med = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+  printf "%.0f\t%.0f\t%.1f\t%.1f", so / n, sn / n, med, sr / n }')
 OPS_TABLE() {
-  IFS=$'\t' read -r off on pct <<<"$OPS_ROW"
+  IFS=$'\t' read -r off on pct mean_pct <<<"$OPS_ROW"
   echo "| keygate ($DB) | POST /oauth/token, metrics and request logs off (pairs: ${OPS_OFF[*]}) | $off (mean) | | | | | | |"
-  echo "| keygate ($DB) | POST /oauth/token, metrics and request logs on, $LINES log lines (pairs: ${OPS_ON[*]}) | $on (mean) | | | | | | **$pct %** of off |"
+  echo "| keygate ($DB) | POST /oauth/token, metrics and request logs on, $LINES log lines (pairs: ${OPS_ON[*]}) | $on (mean) | | | | | | **$pct %** of off (median of the pairs; mean $mean_pct %) |"
 }
 if [[ "${OPS_ONLY:-0}" == 1 ]]; then
   {
-    echo "### keygate ($DB): metrics and request logs off / on — $(date -u +%F), wrk -t$THREADS -c$CONNECTIONS -d$DURATION x$REPEAT (median per run), $OPS_PAIRS pairs alternating, pin=$PIN, $(nproc) CPUs, load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "### keygate ($DB): metrics and request logs off / on — $(date -u +%F), wrk -t$THREADS -c$CONNECTIONS -d$DURATION each, $OPS_PAIRS pairs alternating between two servers up at once, pin=$PIN, $(nproc) CPUs, load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     echo "| server | endpoint | OK req/s | range | p50 ms | p99 ms | errors | peak RSS MiB | on ÷ off |"
     echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
