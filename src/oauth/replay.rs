@@ -150,7 +150,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
             Ok(fresh)
         } else {
             conn = None;
-            match client_keys::guard_connection(&store).await {
+            let r = match client_keys::guard_connection(&store).await {
                 Ok(mut c) => {
                     let r = client_keys::use_assertions(&mut c, &rows).await;
                     if r.is_ok() {
@@ -159,7 +159,15 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Pending>) {
                     r
                 }
                 Err(e) => Err(e),
+            };
+            if let (Some(Err(lost)), Ok(_)) = (&held, &r) {
+                // Seen after a database restart: nothing was refused, but say why.
+                tracing::info!(
+                    error = %lost,
+                    "replay guard: its database connection failed; recorded on a new one"
+                );
             }
+            r
         };
         match result {
             Ok(fresh) => {
