@@ -387,26 +387,12 @@ fn timestamp(out: &mut String) {
     out.push('Z');
 }
 
-/// `secs` after the epoch as `YYYY-MM-DDTHH:MM:SS` (UTC; the proleptic Gregorian calendar,
-/// by Howard Hinnant's `civil_from_days`).
+/// `secs` after the epoch as `YYYY-MM-DDTHH:MM:SS` (UTC), by the same formatter as every
+/// other instant keygate shows.
 fn civil(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let mut text = crate::domain::format_ms(i64::try_from(secs.saturating_mul(1000)).unwrap_or(0));
+    text.pop(); // the `Z`, written after the microseconds
+    text
 }
 
 #[cfg(test)]
