@@ -165,21 +165,16 @@ impl Metrics {
             ),
             statuses: Vec::new(),
         });
-        let counter = match r.statuses.iter().find(|(s, _)| *s == status) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = self.counter(
-                    HTTP_REQUESTS,
-                    vec![
-                        Label::new("route", route.to_owned()),
-                        Label::new("status", status.to_string()),
-                    ],
-                );
-                r.statuses.push((status, c.clone()));
-                c
-            }
-        };
-        counter.increment(1);
+        find_or_add(&mut r.statuses, status, || {
+            self.counter(
+                HTTP_REQUESTS,
+                vec![
+                    Label::new("route", route.to_owned()),
+                    Label::new("status", status.to_string()),
+                ],
+            )
+        })
+        .increment(1);
         r.duration.record(seconds);
     }
 
@@ -191,19 +186,13 @@ impl Metrics {
             c.increment(1);
             return;
         }
-        let mut tokens = write(&self.tokens);
-        let counter = match tokens.iter().find(|(l, _)| *l == labels) {
-            Some((_, c)) => c.clone(),
-            None => {
-                let c = self.counter(
-                    TOKEN_REQUESTS,
-                    vec![Label::new("result", result), Label::new("method", method)],
-                );
-                tokens.push((labels, c.clone()));
-                c
-            }
-        };
-        counter.increment(1);
+        find_or_add(&mut write(&self.tokens), labels, || {
+            self.counter(
+                TOKEN_REQUESTS,
+                vec![Label::new("result", result), Label::new("method", method)],
+            )
+        })
+        .increment(1);
     }
 
     /// One failed client authentication at an OAuth endpoint.
@@ -245,10 +234,78 @@ impl Metrics {
     }
 }
 
+/// The counter kept for `key` in `list`, made by `make` and kept on first use.
+fn find_or_add<K: PartialEq>(
+    list: &mut Vec<(K, metrics::Counter)>,
+    key: K,
+    make: impl FnOnce() -> metrics::Counter,
+) -> metrics::Counter {
+    if let Some((_, c)) = list.iter().find(|(k, _)| *k == key) {
+        return c.clone();
+    }
+    let c = make();
+    list.push((key, c.clone()));
+    c
+}
+
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of the sample line that starts with `series`.
+    fn sample(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    }
+
+    #[test]
+    fn kept_handles_count_every_request_after_the_first() {
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.http_request("/oauth/token", 200, 0.001);
+        }
+        m.http_request("/oauth/token", 401, 0.001);
+        m.http_request("/healthz", 200, 0.001);
+        for _ in 0..2 {
+            m.token_request("issued", "client_secret_basic");
+        }
+        m.token_request("invalid_client", "client_secret_basic");
+        m.run_upkeep();
+        let text = m.render(&Snapshot::default());
+        let http = |route: &str, status: u16| {
+            sample(
+                &text,
+                &format!(r#"keygate_http_requests_total{{route="{route}",status="{status}"}}"#),
+            )
+        };
+        assert_eq!(http("/oauth/token", 200), 3.0);
+        assert_eq!(http("/oauth/token", 401), 1.0);
+        assert_eq!(http("/healthz", 200), 1.0);
+        assert_eq!(
+            sample(
+                &text,
+                r#"keygate_http_request_duration_seconds_count{route="/oauth/token"}"#
+            ),
+            4.0
+        );
+        let token = |result: &str| {
+            sample(
+                &text,
+                &format!(
+                    r#"keygate_token_requests_total{{result="{result}",method="client_secret_basic"}}"#
+                ),
+            )
+        };
+        assert_eq!(token("issued"), 2.0);
+        assert_eq!(token("invalid_client"), 1.0);
+    }
 }
